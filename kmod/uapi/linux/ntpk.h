@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * ntpk: an in-kernel fast path for NTP servers.
+ *
+ * This header is the whole contract between ntpk.ko and ntpkctl.  Everything
+ * is per network namespace: a message acts on the namespace of the netlink
+ * socket that sent it.
+ *
+ * Generic netlink family "ntpk", version NTPK_GENL_VERSION.
+ *
+ * NTPK_CMD_GET (anyone; doit)
+ *   reply:
+ *     NTPK_A_CONFIG: NLA_NESTED
+ *       NTPK_CONFIG_A_FLAGS: NLA_U32, NTPK_CONFIG_F_*
+ *       NTPK_CONFIG_A_MAX_AGE: NLA_U32, seconds
+ *       NTPK_CONFIG_A_PORTS: NLA_NESTED
+ *         NTPK_PORT_A_PORT: NLA_U16, host order, repeated
+ *       NTPK_CONFIG_A_NADDRS: NLA_U32, size of the served-address set
+ *     NTPK_A_STATE: NLA_NESTED, absent when the module holds no state
+ *       NTPK_STATE_A_LEAP .. NTPK_STATE_A_REFTIME as in NTPK_CMD_STATE_SET
+ *       NTPK_STATE_A_AGE_MSEC: NLA_U64, time since the state was pushed
+ *       NTPK_STATE_A_USABLE: NLA_U8, 1 when fresh and synchronised now
+ *     NTPK_A_STATS: NLA_NESTED
+ *       NTPK_STATS_A_*: NLA_U64 each, summed over all CPUs
+ *     NTPK_A_RATELIMIT: NLA_NESTED
+ *       NTPK_RL_A_*: as in NTPK_CMD_SET
+ *
+ * NTPK_CMD_SET (CAP_NET_ADMIN; every attribute optional, absent = unchanged)
+ *     NTPK_A_CONFIG: NLA_NESTED
+ *       NTPK_CONFIG_A_FLAGS: NLA_U32, replaces the flags; unknown bits are
+ *                            rejected with -EOPNOTSUPP
+ *       NTPK_CONFIG_A_MAX_AGE: NLA_U32, 1 .. NTPK_MAX_AGE_MAX seconds
+ *       NTPK_CONFIG_A_PORTS: NLA_NESTED, replaces the port list
+ *         NTPK_PORT_A_PORT: NLA_U16, 1..65535, 1 .. NTPK_MAX_PORTS of them
+ *     NTPK_A_RATELIMIT: NLA_NESTED, replaces the whole rate-limit setting;
+ *                       an absent member takes its NTPK_RL_*_DEFAULT
+ *       NTPK_RL_A_FLAGS: NLA_U32, NTPK_RL_F_* (required)
+ *       NTPK_RL_A_INTERVAL: NLA_S8, log2 seconds, -19 .. 12
+ *       NTPK_RL_A_BURST: NLA_U32, 1 .. 255
+ *       NTPK_RL_A_LEAK: NLA_U8, 0 .. 16; a limited request is still
+ *                       answered with probability 1/2^leak; 0 never leaks
+ *       NTPK_RL_A_TABLE_SIZE: NLA_U32, power of two, NTPK_RL_TABLE_MIN .. MAX
+ *       NTPK_RL_A_V6_PREFIX: NLA_U8, 16 .. 128, IPv6 client key length
+ *
+ * NTPK_CMD_STATE_SET (CAP_NET_ADMIN; all attributes required)
+ *     NTPK_A_STATE: NLA_NESTED
+ *       NTPK_STATE_A_LEAP: NLA_U8, 0..3
+ *       NTPK_STATE_A_STRATUM: NLA_U8, 0..16
+ *       NTPK_STATE_A_PRECISION: NLA_S8, -32..0, log2 seconds
+ *       NTPK_STATE_A_ROOT_DELAY: NLA_U32, NTP short format (16.16 seconds)
+ *       NTPK_STATE_A_ROOT_DISP: NLA_U32, NTP short format (16.16 seconds)
+ *       NTPK_STATE_A_REFID: NLA_BE32, the four refid bytes as on the wire
+ *       NTPK_STATE_A_REFTIME: NLA_U64, NTP timestamp (32.32 seconds)
+ *
+ * NTPK_CMD_STATE_CLEAR (CAP_NET_ADMIN; no attributes)
+ *     Forget the state: every request goes to the daemon again at once.
+ *
+ * NTPK_CMD_STATS_RESET (CAP_NET_ADMIN; no attributes)
+ *
+ * NTPK_CMD_ADDR_ADD, NTPK_CMD_ADDR_DEL (CAP_NET_ADMIN)
+ *     NTPK_A_ADDR: NLA_NESTED, exactly one of
+ *       NTPK_ADDR_A_IN: NLA_BINARY, 4 bytes, network order
+ *       NTPK_ADDR_A_IN6: NLA_BINARY, 16 bytes
+ *     Adding a present address gives -EEXIST, deleting an absent one -ENOENT,
+ *     more than NTPK_MAX_ADDRS addresses -ENOSPC.
+ *
+ * NTPK_CMD_ADDR_FLUSH (CAP_NET_ADMIN; no attributes)
+ *
+ * NTPK_CMD_ADDR_GET (anyone; dump)
+ *   one message per served address:
+ *     NTPK_A_ADDR: NLA_NESTED, as in NTPK_CMD_ADDR_ADD
+ *   A change during the dump sets NLM_F_DUMP_INTR.
+ */
+
+#ifndef _UAPI_LINUX_NTPK_H
+#define _UAPI_LINUX_NTPK_H
+
+#define NTPK_GENL_NAME		"ntpk"
+#define NTPK_GENL_VERSION	1
+
+#define NTPK_MAX_PORTS		8
+#define NTPK_MAX_ADDRS		64
+#define NTPK_MAX_AGE_DEFAULT	5
+#define NTPK_MAX_AGE_MAX	3600
+#define NTPK_PORT_DEFAULT	123
+
+#define NTPK_RL_TABLE_MIN	(1U << 10)
+#define NTPK_RL_TABLE_MAX	(1U << 26)
+#define NTPK_RL_INTERVAL_DEFAULT	3
+#define NTPK_RL_BURST_DEFAULT		8
+#define NTPK_RL_LEAK_DEFAULT		2
+#define NTPK_RL_TABLE_DEFAULT		(1U << 20)
+#define NTPK_RL_V6_PREFIX_DEFAULT	64
+
+enum ntpk_cmd {
+	NTPK_CMD_UNSPEC,
+	NTPK_CMD_GET,
+	NTPK_CMD_SET,
+	NTPK_CMD_STATE_SET,
+	NTPK_CMD_STATE_CLEAR,
+	NTPK_CMD_STATS_RESET,
+	NTPK_CMD_ADDR_ADD,
+	NTPK_CMD_ADDR_DEL,
+	NTPK_CMD_ADDR_FLUSH,
+	NTPK_CMD_ADDR_GET,
+	__NTPK_CMD_MAX
+};
+#define NTPK_CMD_MAX (__NTPK_CMD_MAX - 1)
+
+enum ntpk_attr {
+	NTPK_A_UNSPEC,
+	NTPK_A_CONFIG,
+	NTPK_A_STATE,
+	NTPK_A_STATS,
+	NTPK_A_RATELIMIT,
+	NTPK_A_ADDR,
+	__NTPK_A_MAX
+};
+#define NTPK_A_MAX (__NTPK_A_MAX - 1)
+
+enum ntpk_config_flag {
+	NTPK_CONFIG_F_ENABLED = 1U << 0,	/* hooks registered */
+	__NTPK_CONFIG_F_ALL = NTPK_CONFIG_F_ENABLED
+};
+
+enum ntpk_config_attr {
+	NTPK_CONFIG_A_UNSPEC,
+	NTPK_CONFIG_A_FLAGS,
+	NTPK_CONFIG_A_MAX_AGE,
+	NTPK_CONFIG_A_PORTS,
+	NTPK_CONFIG_A_NADDRS,
+	__NTPK_CONFIG_A_MAX
+};
+#define NTPK_CONFIG_A_MAX (__NTPK_CONFIG_A_MAX - 1)
+
+enum ntpk_port_attr {
+	NTPK_PORT_A_UNSPEC,
+	NTPK_PORT_A_PORT,
+	__NTPK_PORT_A_MAX
+};
+#define NTPK_PORT_A_MAX (__NTPK_PORT_A_MAX - 1)
+
+enum ntpk_state_attr {
+	NTPK_STATE_A_UNSPEC,
+	NTPK_STATE_A_PAD,
+	NTPK_STATE_A_LEAP,
+	NTPK_STATE_A_STRATUM,
+	NTPK_STATE_A_PRECISION,
+	NTPK_STATE_A_ROOT_DELAY,
+	NTPK_STATE_A_ROOT_DISP,
+	NTPK_STATE_A_REFID,
+	NTPK_STATE_A_REFTIME,
+	NTPK_STATE_A_AGE_MSEC,
+	NTPK_STATE_A_USABLE,
+	__NTPK_STATE_A_MAX
+};
+#define NTPK_STATE_A_MAX (__NTPK_STATE_A_MAX - 1)
+
+/*
+ * Every UDP datagram to a served port is a request and ends in exactly one
+ * of the other counters but RL_LEAKED (which also counts as a reply), so:
+ * REQUESTS = REPLIES + KOD + RL_DROPPED + all PASS_* + all DROP_*.
+ */
+enum ntpk_stats_attr {
+	NTPK_STATS_A_UNSPEC,
+	NTPK_STATS_A_PAD,
+	NTPK_STATS_A_REQUESTS,		/* UDP datagrams to a served port */
+	NTPK_STATS_A_REPLIES,		/* mode 4 replies sent */
+	NTPK_STATS_A_PASS_NOT_OURS,	/* not a served address, not local, not PACKET_HOST */
+	NTPK_STATS_A_PASS_UNUSUAL,	/* fragment, IP options, IPv6 ext header, GSO, UDP padding */
+	NTPK_STATS_A_PASS_BAD_SOURCE,	/* source port 0, bogus or local source address */
+	NTPK_STATS_A_PASS_LOOPBACK,	/* arrived on a loopback device */
+	NTPK_STATS_A_PASS_SHORT,	/* NTP payload under 48 bytes */
+	NTPK_STATS_A_PASS_EXTENSIONS,	/* payload over 48 bytes: extension fields, MAC */
+	NTPK_STATS_A_PASS_NOT_MODE3,
+	NTPK_STATS_A_PASS_BAD_VERSION,	/* version 0 or 5..7 */
+	NTPK_STATS_A_PASS_NO_STATE,	/* no fresh, synchronised server state */
+	NTPK_STATS_A_DROP_MALFORMED,	/* truncated, bad UDP length */
+	NTPK_STATS_A_DROP_CHECKSUM,	/* bad UDP checksum, zero on IPv6 */
+	NTPK_STATS_A_DROP_ROUTE,	/* no route back to the client */
+	NTPK_STATS_A_DROP_XMIT,		/* reply could not be built or sent */
+	NTPK_STATS_A_RL_DROPPED,	/* rate limited, dropped */
+	NTPK_STATS_A_RL_LEAKED,		/* rate limited but answered (leak) */
+	NTPK_STATS_A_RL_KOD,		/* rate limited, RATE kiss-o'-death sent */
+	__NTPK_STATS_A_MAX
+};
+#define NTPK_STATS_A_MAX (__NTPK_STATS_A_MAX - 1)
+
+enum ntpk_rl_flag {
+	NTPK_RL_F_ENABLED = 1U << 0,
+	NTPK_RL_F_KOD = 1U << 1,	/* answer limited requests with RATE KoD */
+	__NTPK_RL_F_ALL = NTPK_RL_F_ENABLED | NTPK_RL_F_KOD
+};
+
+enum ntpk_rl_attr {
+	NTPK_RL_A_UNSPEC,
+	NTPK_RL_A_FLAGS,
+	NTPK_RL_A_INTERVAL,
+	NTPK_RL_A_BURST,
+	NTPK_RL_A_LEAK,
+	NTPK_RL_A_TABLE_SIZE,
+	NTPK_RL_A_V6_PREFIX,
+	__NTPK_RL_A_MAX
+};
+#define NTPK_RL_A_MAX (__NTPK_RL_A_MAX - 1)
+
+enum ntpk_addr_attr {
+	NTPK_ADDR_A_UNSPEC,
+	NTPK_ADDR_A_IN,
+	NTPK_ADDR_A_IN6,
+	__NTPK_ADDR_A_MAX
+};
+#define NTPK_ADDR_A_MAX (__NTPK_ADDR_A_MAX - 1)
+
+#endif /* _UAPI_LINUX_NTPK_H */
