@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The fast path: PRE_ROUTING hooks that answer plain NTP client requests in
+ * place and hand everything else to the stack untouched.
+ *
+ * Every UDP datagram to a served port is counted as a request and ends in
+ * exactly one outcome counter.  Nothing before the final reply build writes
+ * to the packet, so every "pass" really is the packet as it arrived.
+ */
+#include <linux/inetdevice.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/netdevice.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/skbuff.h>
+#include <linux/udp.h>
+#include <net/addrconf.h>
+#include <net/dst.h>
+#include <net/ip.h>
+#include <net/ip6_checksum.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/route.h>
+#include <net/xfrm.h>
+
+#include "netns.h"
+#include "hook.h"
+#include "ratelimit.h"
+
+/*
+ * After the raw table (-300), so that operators' raw rules (bans, ACLs,
+ * NOTRACK of their own) see requests first; before conntrack (-200), so that
+ * conntrack never sees an answered request, nor its reply (marked
+ * untracked): no NOTRACK rules needed, no table churn.  Defragmentation
+ * (-400) has already run when conntrack is loaded; we pass reassembled
+ * datagrams on.
+ */
+#define NTPK_PRI_IPV4	(NF_IP_PRI_RAW + 50)
+#define NTPK_PRI_IPV6	(NF_IP6_PRI_RAW + 50)
+
+static_assert(NTPK_PRI_IPV4 > NF_IP_PRI_RAW && NTPK_PRI_IPV4 < NF_IP_PRI_CONNTRACK);
+static_assert(NTPK_PRI_IPV6 > NF_IP6_PRI_RAW && NTPK_PRI_IPV6 < NF_IP6_PRI_CONNTRACK);
+
+/* What the hook decided about one request; a counter for each. */
+struct ntpk_req {
+	struct ntpk_net *nn;
+	const struct ntpk_config *cfg;
+	const struct ntpk_state *st;
+	unsigned int thoff;
+	unsigned int ulen;
+	ktime_t rx;
+	bool kod;
+	s8 kod_poll;
+};
+
+static bool port_served(const struct ntpk_config *cfg, __be16 port)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nports; i++)
+		if (cfg->ports[i] == port)
+			return true;
+	return false;
+}
+
+static bool addr4_served(const struct ntpk_config *cfg, __be32 addr)
+{
+	unsigned int i;
+
+	if (!cfg->naddr4 && !cfg->naddr6)
+		return true;
+	for (i = 0; i < cfg->naddr4; i++)
+		if (cfg->addr4[i] == addr)
+			return true;
+	return false;
+}
+
+static bool addr6_served(const struct ntpk_config *cfg,
+			 const struct in6_addr *addr)
+{
+	unsigned int i;
+
+	if (!cfg->naddr4 && !cfg->naddr6)
+		return true;
+	for (i = 0; i < cfg->naddr6; i++)
+		if (ipv6_addr_equal(&cfg->addr6[i], addr))
+			return true;
+	return false;
+}
+
+/*
+ * The receive timestamp: skb->tstamp when the stack has already taken it
+ * (some socket asked for receive timestamps), which is earlier and closer to
+ * the wire; otherwise the clock now, at hook entry.
+ */
+static ktime_t rx_time(const struct sk_buff *skb)
+{
+	if (skb->tstamp && !skb->mono_delivery_time)
+		return skb->tstamp;
+	return ktime_get_real();
+}
+
+static u64 ktime_to_ntp(ktime_t t)
+{
+	struct timespec64 ts = ktime_to_timespec64(t);
+
+	return ntp_ts_from_unix(ts.tv_sec, ts.tv_nsec);
+}
+
+/*
+ * Checks common to both families once the UDP header is known to be sane:
+ * the NTP payload, the server state and the rate limiter.  Returns the
+ * counter to bump when the request is not ours to answer, or 0.
+ */
+static enum ntpk_stats_attr check_payload(struct sk_buff *skb,
+					  struct ntpk_req *r)
+{
+	unsigned int plen = r->ulen - sizeof(struct udphdr);
+	u8 lvm = 0;
+
+	if (plen && skb_copy_bits(skb, r->thoff + sizeof(struct udphdr),
+				  &lvm, 1))
+		return NTPK_STATS_A_DROP_MALFORMED;
+
+	switch (ntp_check_request(&lvm, plen)) {
+	case NTP_REQ_OK:
+		break;
+	case NTP_REQ_SHORT:
+		return NTPK_STATS_A_PASS_SHORT;
+	case NTP_REQ_EXTENSIONS:
+		return NTPK_STATS_A_PASS_EXTENSIONS;
+	case NTP_REQ_NOT_MODE3:
+		return NTPK_STATS_A_PASS_NOT_MODE3;
+	case NTP_REQ_BAD_VERSION:
+		return NTPK_STATS_A_PASS_BAD_VERSION;
+	}
+
+	r->st = rcu_dereference(r->nn->state);
+	if (!ntpk_state_usable(r->st, r->cfg))
+		return NTPK_STATS_A_PASS_NO_STATE;
+	return 0;
+}
+
+/* Returns the counter to bump, 0 to answer normally. */
+static enum ntpk_stats_attr rate_limit(struct ntpk_req *r, struct ntpk_rl *rl,
+				       enum ntpk_rl_verdict v)
+{
+	switch (v) {
+	case NTPK_RL_PASS:
+		return 0;
+	case NTPK_RL_LEAK:
+		ntpk_count(r->nn, NTPK_STATS_A_RL_LEAKED);
+		return 0;
+	case NTPK_RL_KOD:
+		r->kod = true;
+		r->kod_poll = ntpk_rl_params(rl)->interval;
+		return 0;
+	case NTPK_RL_DROP:
+		break;
+	}
+	return NTPK_STATS_A_RL_DROPPED;
+}
+
+/* Turn the request's NTP payload into the reply, in place. */
+static void fill_ntp(struct ntpk_req *r, u8 *pkt)
+{
+	const struct ntpk_state *st = r->st;
+	u64 rx = ktime_to_ntp(r->rx);
+
+	if (r->kod) {
+		ntp_build_kod(pkt, r->kod_poll, rx);
+	} else {
+		u64 age = jiffies_to_nsecs(jiffies - st->stamp);
+
+		ntp_build_reply(pkt, &st->ntp,
+				ntp_disp_add(st->ntp.root_disp, age), rx);
+	}
+}
+
+/*
+ * The request skb becomes the reply: drop everything the receive path left
+ * on it that must not follow it out, and keep conntrack away.
+ */
+static void scrub(struct sk_buff *skb, struct dst_entry *dst)
+{
+	skb_orphan(skb);
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+	nf_reset_ct(skb);
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	skb->mark = 0;
+	skb_clear_tstamp(skb);
+	secpath_reset(skb);
+	skb->ip_summed = CHECKSUM_NONE;
+}
+
+static void count_sent(struct ntpk_req *r, int err)
+{
+	if (net_xmit_eval(err))
+		ntpk_count(r->nn, NTPK_STATS_A_DROP_XMIT);
+	else
+		ntpk_count(r->nn, r->kod ? NTPK_STATS_A_RL_KOD :
+					   NTPK_STATS_A_REPLIES);
+}
+
+static unsigned int reply4(struct net *net, struct sk_buff *skb,
+			   struct ntpk_req *r)
+{
+	struct iphdr *iph = ip_hdr(skb);
+	struct udphdr *uh = (void *)iph + r->thoff;
+	struct flowi4 fl4 = {
+		.daddr = iph->saddr,
+		.saddr = iph->daddr,
+		.flowi4_proto = IPPROTO_UDP,
+		.flowi4_flags = FLOWI_FLAG_ANYSRC,
+		.fl4_sport = uh->dest,
+		.fl4_dport = uh->source,
+	};
+	struct rtable *rt;
+	__be32 addr;
+	__be16 port;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt)) {
+		ntpk_count(r->nn, NTPK_STATS_A_DROP_ROUTE);
+		return NF_DROP;
+	}
+	/* A source that routes back to us, or to a broadcast, is spoofed. */
+	if (rt->rt_type != RTN_UNICAST) {
+		ip_rt_put(rt);
+		ntpk_count(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
+		return NF_ACCEPT;
+	}
+	/* Unshares the head only when the request is cloned (a tap). */
+	if (skb_ensure_writable(skb, skb->len)) {
+		ip_rt_put(rt);
+		ntpk_count(r->nn, NTPK_STATS_A_DROP_XMIT);
+		return NF_DROP;
+	}
+	scrub(skb, &rt->dst);
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+
+	iph = ip_hdr(skb);
+	uh = (void *)iph + r->thoff;
+	addr = iph->saddr;
+	iph->saddr = iph->daddr;
+	iph->daddr = addr;
+	iph->tos = 0;
+	iph->ttl = ip4_dst_hoplimit(&rt->dst);
+	iph->frag_off = htons(IP_DF);
+	iph->id = 0;
+	port = uh->source;
+	uh->source = uh->dest;
+	uh->dest = port;
+
+	fill_ntp(r, (u8 *)(uh + 1));
+	ntp_set_tx((u8 *)(uh + 1), ktime_to_ntp(ktime_get_real()));
+	uh->check = 0;
+	uh->check = csum_tcpudp_magic(iph->saddr, iph->daddr, r->ulen,
+				      IPPROTO_UDP,
+				      csum_partial(uh, r->ulen, 0));
+	if (!uh->check)
+		uh->check = CSUM_MANGLED_0;
+
+	count_sent(r, ip_local_out(net, NULL, skb));
+	return NF_STOLEN;
+}
+
+static unsigned int reply6(struct net *net, struct sk_buff *skb,
+			   struct ntpk_req *r)
+{
+	struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	struct udphdr *uh = (void *)ip6h + r->thoff;
+	struct flowi6 fl6 = {
+		.daddr = ip6h->saddr,
+		.saddr = ip6h->daddr,
+		.flowi6_proto = IPPROTO_UDP,
+		.fl6_sport = uh->dest,
+		.fl6_dport = uh->source,
+	};
+	struct dst_entry *dst;
+	struct in6_addr addr;
+	__be16 port;
+
+	/* Link-local clients are only reachable through the interface. */
+	if (ipv6_addr_type(&fl6.daddr) & IPV6_ADDR_LINKLOCAL)
+		fl6.flowi6_oif = skb->dev->ifindex;
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		ntpk_count(r->nn, NTPK_STATS_A_DROP_ROUTE);
+		return NF_DROP;
+	}
+	if ((dst->dev->flags & IFF_LOOPBACK) ||
+	    (((struct rt6_info *)dst)->rt6i_flags & RTF_LOCAL)) {
+		dst_release(dst);
+		ntpk_count(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
+		return NF_ACCEPT;
+	}
+	if (skb_ensure_writable(skb, skb->len)) {
+		dst_release(dst);
+		ntpk_count(r->nn, NTPK_STATS_A_DROP_XMIT);
+		return NF_DROP;
+	}
+	scrub(skb, dst);
+	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+
+	ip6h = ipv6_hdr(skb);
+	uh = (void *)ip6h + r->thoff;
+	addr = ip6h->saddr;
+	ip6h->saddr = ip6h->daddr;
+	ip6h->daddr = addr;
+	ip6_flow_hdr(ip6h, 0, 0);
+	ip6h->hop_limit = ip6_dst_hoplimit(dst);
+	port = uh->source;
+	uh->source = uh->dest;
+	uh->dest = port;
+
+	fill_ntp(r, (u8 *)(uh + 1));
+	ntp_set_tx((u8 *)(uh + 1), ktime_to_ntp(ktime_get_real()));
+	uh->check = 0;
+	uh->check = csum_ipv6_magic(&ip6h->saddr, &ip6h->daddr, r->ulen,
+				    IPPROTO_UDP,
+				    csum_partial(uh, r->ulen, 0));
+	if (!uh->check)
+		uh->check = CSUM_MANGLED_0;
+
+	count_sent(r, ip6_local_out(net, NULL, skb));
+	return NF_STOLEN;
+}
+
+/*
+ * The UDP checks of udp_error() in nf_conntrack_proto_udp.c, which nobody
+ * has run yet at this priority.  A datagram shorter than the IP payload is
+ * legal (trailing padding) but unusual: the stack trims it, we pass it on.
+ */
+static enum ntpk_stats_attr check_udp(struct sk_buff *skb,
+				      const struct udphdr *uh,
+				      struct ntpk_req *r)
+{
+	unsigned int iplen = skb->len - r->thoff;
+
+	r->ulen = ntohs(uh->len);
+	if (r->ulen < sizeof(*uh) || r->ulen > iplen)
+		return NTPK_STATS_A_DROP_MALFORMED;
+	if (r->ulen < iplen)
+		return NTPK_STATS_A_PASS_UNUSUAL;
+	return 0;
+}
+
+/* Finish a request that is not answered: count it and pass or drop it. */
+static unsigned int outcome(struct ntpk_net *nn, enum ntpk_stats_attr c)
+{
+	ntpk_count(nn, c);
+	switch (c) {
+	case NTPK_STATS_A_DROP_MALFORMED:
+	case NTPK_STATS_A_DROP_CHECKSUM:
+	case NTPK_STATS_A_RL_DROPPED:
+		return NF_DROP;
+	default:
+		return NF_ACCEPT;
+	}
+}
+
+static unsigned int ntpk_ipv4_in(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	const struct iphdr *iph = ip_hdr(skb);
+	struct ntpk_req r = { .thoff = ip_hdrlen(skb) };
+	const struct udphdr *uh;
+	enum ntpk_stats_attr c;
+	struct udphdr _uh;
+	struct ntpk_rl *rl;
+
+	/* Non-first fragments carry no port: not recognisably ours. */
+	if (iph->protocol != IPPROTO_UDP || (iph->frag_off & htons(IP_OFFSET)))
+		return NF_ACCEPT;
+	uh = skb_header_pointer(skb, r.thoff, sizeof(_uh), &_uh);
+	if (!uh)
+		return NF_ACCEPT;
+	r.nn = ntpk_net(state->net);
+	r.cfg = rcu_dereference(r.nn->cfg);
+	if (!port_served(r.cfg, uh->dest))
+		return NF_ACCEPT;
+	r.rx = rx_time(skb);
+	ntpk_count(r.nn, NTPK_STATS_A_REQUESTS);
+
+	if (state->in->flags & IFF_LOOPBACK)
+		return outcome(r.nn, NTPK_STATS_A_PASS_LOOPBACK);
+	if (skb->pkt_type != PACKET_HOST || !addr4_served(r.cfg, iph->daddr) ||
+	    !__ip_dev_find(state->net, iph->daddr, false))
+		return outcome(r.nn, NTPK_STATS_A_PASS_NOT_OURS);
+	if (ip_is_fragment(iph) || IPCB(skb)->frag_max_size ||
+	    r.thoff != sizeof(*iph) || skb_is_gso(skb))
+		return outcome(r.nn, NTPK_STATS_A_PASS_UNUSUAL);
+	c = check_udp(skb, uh, &r);
+	if (c)
+		return outcome(r.nn, c);
+	if (!uh->source || ipv4_is_multicast(iph->saddr) ||
+	    ipv4_is_lbcast(iph->saddr) || ipv4_is_loopback(iph->saddr) ||
+	    ipv4_is_zeronet(iph->saddr))
+		return outcome(r.nn, NTPK_STATS_A_PASS_BAD_SOURCE);
+	if (uh->check && nf_ip_checksum(skb, state->hook, r.thoff, IPPROTO_UDP))
+		return outcome(r.nn, NTPK_STATS_A_DROP_CHECKSUM);
+	c = check_payload(skb, &r);
+	if (c)
+		return outcome(r.nn, c);
+	rl = rcu_dereference(r.nn->rl);
+	if (rl) {
+		c = rate_limit(&r, rl, ntpk_rl_check4(rl, iph->saddr));
+		if (c)
+			return outcome(r.nn, c);
+	}
+	return reply4(state->net, skb, &r);
+}
+
+static unsigned int ntpk_ipv6_in(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	struct ntpk_req r = { .thoff = sizeof(*ip6h) };
+	const struct udphdr *uh;
+	enum ntpk_stats_attr c;
+	struct udphdr _uh;
+	struct ntpk_rl *rl;
+	bool unusual = false;
+	int addr_type;
+
+	if (ip6h->nexthdr != IPPROTO_UDP) {
+		u8 nexthdr = ip6h->nexthdr;
+		__be16 frag_off = 0;
+		int off;
+
+		/* Extension headers: find out whether it is ours at all. */
+		if (!ipv6_ext_hdr(nexthdr))
+			return NF_ACCEPT;
+		off = ipv6_skip_exthdr(skb, r.thoff, &nexthdr, &frag_off);
+		if (off < 0 || nexthdr != IPPROTO_UDP ||
+		    (frag_off & htons(IP6_OFFSET)))
+			return NF_ACCEPT;
+		r.thoff = off;
+		unusual = true;
+	}
+	uh = skb_header_pointer(skb, r.thoff, sizeof(_uh), &_uh);
+	if (!uh)
+		return NF_ACCEPT;
+	r.nn = ntpk_net(state->net);
+	r.cfg = rcu_dereference(r.nn->cfg);
+	if (!port_served(r.cfg, uh->dest))
+		return NF_ACCEPT;
+	r.rx = rx_time(skb);
+	ntpk_count(r.nn, NTPK_STATS_A_REQUESTS);
+
+	if (state->in->flags & IFF_LOOPBACK)
+		return outcome(r.nn, NTPK_STATS_A_PASS_LOOPBACK);
+	if (skb->pkt_type != PACKET_HOST ||
+	    ipv6_addr_is_multicast(&ip6h->daddr) ||
+	    !addr6_served(r.cfg, &ip6h->daddr) ||
+	    !ipv6_chk_addr(state->net, &ip6h->daddr, NULL, 0))
+		return outcome(r.nn, NTPK_STATS_A_PASS_NOT_OURS);
+	if (unusual || IP6CB(skb)->frag_max_size || skb_is_gso(skb))
+		return outcome(r.nn, NTPK_STATS_A_PASS_UNUSUAL);
+	c = check_udp(skb, uh, &r);
+	if (c)
+		return outcome(r.nn, c);
+	addr_type = ipv6_addr_type(&ip6h->saddr);
+	if (!uh->source || addr_type == IPV6_ADDR_ANY ||
+	    (addr_type & (IPV6_ADDR_MULTICAST | IPV6_ADDR_LOOPBACK |
+			  IPV6_ADDR_MAPPED)))
+		return outcome(r.nn, NTPK_STATS_A_PASS_BAD_SOURCE);
+	/* A zero UDP checksum is not allowed over IPv6 (RFC 8200). */
+	if (!uh->check ||
+	    nf_ip6_checksum(skb, state->hook, r.thoff, IPPROTO_UDP))
+		return outcome(r.nn, NTPK_STATS_A_DROP_CHECKSUM);
+	c = check_payload(skb, &r);
+	if (c)
+		return outcome(r.nn, c);
+	rl = rcu_dereference(r.nn->rl);
+	if (rl) {
+		c = rate_limit(&r, rl, ntpk_rl_check6(rl, &ip6h->saddr));
+		if (c)
+			return outcome(r.nn, c);
+	}
+	return reply6(state->net, skb, &r);
+}
+
+static const struct nf_hook_ops ntpk_nf_ops[] = {
+	{
+		.hook = ntpk_ipv4_in,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_PRE_ROUTING,
+		.priority = NTPK_PRI_IPV4,
+	},
+	{
+		.hook = ntpk_ipv6_in,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_PRE_ROUTING,
+		.priority = NTPK_PRI_IPV6,
+	},
+};
+
+int ntpk_hooks_register(struct net *net)
+{
+	return nf_register_net_hooks(net, ntpk_nf_ops, ARRAY_SIZE(ntpk_nf_ops));
+}
+
+void ntpk_hooks_unregister(struct net *net)
+{
+	nf_unregister_net_hooks(net, ntpk_nf_ops, ARRAY_SIZE(ntpk_nf_ops));
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _NTPK_NETNS_H
+#define _NTPK_NETNS_H
+
+#include <linux/percpu.h>
+#include <linux/in6.h>
+#include <linux/rcupdate.h>
+#include <linux/u64_stats_sync.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+
+#include "uapi/linux/ntpk.h"
+#include "ntp.h"
+
+struct ntpk_rl;
+
+/* Written whole by netlink under genl_mutex, read by the hooks under RCU. */
+struct ntpk_config {
+	struct rcu_head rcu;
+	u32 flags;			/* NTPK_CONFIG_F_* */
+	u32 max_age;			/* seconds */
+	unsigned long max_age_jiffies;
+	unsigned int nports;
+	unsigned int naddr4;
+	unsigned int naddr6;
+	__be16 ports[NTPK_MAX_PORTS];
+	__be32 addr4[NTPK_MAX_ADDRS];
+	struct in6_addr addr6[NTPK_MAX_ADDRS];
+};
+
+struct ntpk_state {
+	struct rcu_head rcu;
+	unsigned long stamp;		/* jiffies when pushed */
+	bool synced;
+	struct ntp_server_state ntp;
+};
+
+struct ntpk_pcpu_stats {
+	u64_stats_t cnt[__NTPK_STATS_A_MAX];
+	struct u64_stats_sync syncp;
+};
+
+struct ntpk_net {
+	struct ntpk_config __rcu *cfg;
+	struct ntpk_state __rcu *state;
+	struct ntpk_rl __rcu *rl;
+	struct ntpk_pcpu_stats __percpu *stats;
+	u64 stats_base[__NTPK_STATS_A_MAX];	/* sums at the last reset */
+	unsigned int addr_gen;		/* bumped on every address change */
+	bool hooks_on;
+};
+
+extern unsigned int ntpk_net_id;
+
+static inline struct ntpk_net *ntpk_net(const struct net *net)
+{
+	return net_generic(net, ntpk_net_id);
+}
+
+/* Hot path: softirq context, so this CPU's counters are ours alone. */
+static inline void ntpk_count(struct ntpk_net *nn, enum ntpk_stats_attr c)
+{
+	struct ntpk_pcpu_stats *st = this_cpu_ptr(nn->stats);
+
+	u64_stats_update_begin(&st->syncp);
+	u64_stats_inc(&st->cnt[c]);
+	u64_stats_update_end(&st->syncp);
+}
+
+static inline bool ntpk_state_usable(const struct ntpk_state *st,
+				     const struct ntpk_config *cfg)
+{
+	return st && st->synced &&
+	       time_before(jiffies, st->stamp + cfg->max_age_jiffies);
+}
+
+int ntpk_netns_init(void);
+void ntpk_netns_uninit(void);
+void ntpk_stats_read(struct ntpk_net *nn, u64 *sum);
+void ntpk_stats_reset(struct ntpk_net *nn);
+int ntpk_set_enabled(struct net *net, bool on);
+
+#endif /* _NTPK_NETNS_H */
