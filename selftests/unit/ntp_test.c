@@ -1,0 +1,727 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Host unit tests for the NTP packet core (kmod/ntp.c), KTAP output.
+ *
+ * Every expected value is computed here independently of ntp.c: literal
+ * constants, a separate byte writer, and exact 128-bit integer arithmetic.
+ * Packet buffers are heap allocations of exactly the size under test, so
+ * that AddressSanitizer reports any access outside them.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ntp.h"
+
+#define NSEC_PER_SEC	1000000000LL
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define MAX_DIAG	8	/* diagnostic lines printed per test */
+
+static unsigned int fails;	/* failed checks in the current test */
+
+static void diag(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fails == MAX_DIAG)
+		printf("# (further failures of this test not shown)\n");
+	if (fails++ >= MAX_DIAG)
+		return;
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+#define CHECK_EQ(got, want, fmt, ...) do {				\
+	unsigned long long _g = (unsigned long long)(got);		\
+	unsigned long long _w = (unsigned long long)(want);		\
+	if (_g != _w)							\
+		diag("%s:%d: %s = 0x%llx, want 0x%llx (" fmt ")",	\
+		     __FILE__, __LINE__, #got, _g, _w, ##__VA_ARGS__);	\
+} while (0)
+
+/* splitmix64: a fixed seed makes every run check the same values. */
+static u64 rng_state;
+
+static void rng_seed(u64 seed)
+{
+	rng_state = seed;
+}
+
+static u64 rng(void)
+{
+	u64 z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static u8 *xmalloc(size_t len)
+{
+	u8 *p = malloc(len);
+
+	if (!p && len) {
+		perror("malloc");
+		exit(1);
+	}
+	return p;
+}
+
+/* An independent big-endian writer for building expected packets. */
+static void be_put(u8 *p, u64 v, int bytes)
+{
+	int i;
+
+	for (i = bytes - 1; i >= 0; i--) {
+		p[i] = (u8)v;
+		v >>= 8;
+	}
+}
+
+static void show_pkt_diff(const u8 *got, const u8 *want, const char *what)
+{
+	int i;
+
+	for (i = 0; i < NTP_PKT_LEN; i++)
+		if (got[i] != want[i])
+			diag("%s: byte %d = 0x%02x, want 0x%02x",
+			     what, i, got[i], want[i]);
+}
+
+/* ---- timestamps ---------------------------------------------------- */
+
+/* floor(nsec * 2^32 / 1e9), the documented fraction. */
+static u32 frac_of(u32 nsec)
+{
+	return (u32)(((unsigned __int128)nsec << 32) / NSEC_PER_SEC);
+}
+
+static void test_ts_from_unix_1900(void)
+{
+	CHECK_EQ(ntp_ts_from_unix(-2208988800LL, 0), 0x0000000000000000ULL, "1900-01-01");
+	CHECK_EQ(ntp_ts_from_unix(-2208988800LL + 1, 0), 0x0000000100000000ULL, "1900-01-01 00:00:01");
+	CHECK_EQ(ntp_ts_from_unix(-2208988800LL - 1, 0), 0xffffffff00000000ULL, "1899-12-31 23:59:59");
+}
+
+static void test_ts_from_unix_1970(void)
+{
+	CHECK_EQ(ntp_ts_from_unix(0, 0), 0x83aa7e8000000000ULL, "1970-01-01");
+	/* 2000-01-01 00:00:00 UTC */
+	CHECK_EQ(ntp_ts_from_unix(946684800LL, 0), 0xbc17c20000000000ULL, "2000-01-01");
+}
+
+static void test_ts_from_unix_2036(void)
+{
+	/* 2036-02-07 06:28:16 UTC: era 1, second 0 */
+	CHECK_EQ(ntp_ts_from_unix(2085978496LL, 0), 0x0000000000000000ULL, "2036 rollover");
+	CHECK_EQ(ntp_ts_from_unix(2085978495LL, 999999999), 0xfffffffffffffffbULL, "last ns of era 0");
+	CHECK_EQ(ntp_ts_from_unix(2085978497LL, 500000000), 0x0000000180000000ULL, "era 1 second 1.5");
+}
+
+static void test_ts_from_unix_2040(void)
+{
+	/* 2040-01-01 00:00:00 UTC is Unix 2208988800, era 1 second 123010304 */
+	CHECK_EQ(ntp_ts_from_unix(2208988800LL, 0), 0x0754fd0000000000ULL, "2040-01-01");
+}
+
+static void test_ts_from_unix_fraction(void)
+{
+	static const struct {
+		u32 nsec;
+		u32 frac;
+	} tab[] = {
+		{ 0, 0x00000000 },
+		{ 1, 0x00000004 },		/* 4.294967296 rounded down */
+		{ 500000000, 0x80000000 },
+		{ 250000000, 0x40000000 },
+		{ 999999999, 0xfffffffb },	/* 4294967291.705 rounded down */
+	};
+	size_t i;
+	int k;
+
+	for (i = 0; i < ARRAY_SIZE(tab); i++) {
+		CHECK_EQ(ntp_ts_from_unix(0, tab[i].nsec),
+			 0x83aa7e8000000000ULL | tab[i].frac, "nsec %u", tab[i].nsec);
+		CHECK_EQ(ntp_ts_from_unix(2085978496LL, tab[i].nsec),
+			 tab[i].frac, "era 1, nsec %u", tab[i].nsec);
+	}
+	rng_seed(1);
+	for (k = 0; k < 200000; k++) {
+		u32 nsec = (u32)(rng() % NSEC_PER_SEC);
+		s64 sec = (s64)(rng() % 10000000000ULL) - 5000000000LL;
+		u64 want = ((u64)(u32)(sec + 2208988800LL) << 32) | frac_of(nsec);
+
+		CHECK_EQ(ntp_ts_from_unix(sec, nsec), want, "sec %" PRId64 " nsec %u", sec, nsec);
+	}
+}
+
+static void test_ts_to_unix_known(void)
+{
+	s64 sec;
+	u32 nsec;
+
+	ntp_ts_to_unix(0x83aa7e8080000000ULL, 0, &sec, &nsec);
+	CHECK_EQ(sec, 0, "1970.5");
+	CHECK_EQ(nsec, 500000000, "1970.5");
+
+	ntp_ts_to_unix(0x83aa7e80fffffffbULL, 1700000000LL, &sec, &nsec);
+	CHECK_EQ(sec, 0, "1970 + 999999999 ns, pivot 2023");
+	CHECK_EQ(nsec, 999999999, "1970 + 999999999 ns, pivot 2023");
+
+	ntp_ts_to_unix(0x0000000000000004ULL, 1700000000LL, &sec, &nsec);
+	CHECK_EQ(sec, 2085978496LL, "era 1 second 0, pivot 2023");
+	CHECK_EQ(nsec, 1, "era 1 second 0, pivot 2023");
+
+	ntp_ts_to_unix(0x0000000000000000ULL, -1000000000LL, &sec, &nsec);
+	CHECK_EQ(sec, -2208988800LL, "era 0 second 0, pivot 1938");
+	CHECK_EQ(nsec, 0, "era 0 second 0, pivot 1938");
+
+	ntp_ts_to_unix(0x0754fd0000000000ULL, 2085978496LL, &sec, &nsec);
+	CHECK_EQ(sec, 2208988800LL, "2040, pivot 2036");
+
+	ntp_ts_to_unix(0x0754fd0000000000ULL, 0, &sec, &nsec);
+	CHECK_EQ(sec, 2208988800LL - 4294967296LL, "2040 bits, pivot 1970 (era 0: 1904)");
+}
+
+static void roundtrip(s64 s, u32 ns, s64 pivot)
+{
+	s64 sec = 0x5a5a5a5a;
+	u32 nsec = 0x5a5a5a5a;
+
+	ntp_ts_to_unix(ntp_ts_from_unix(s, ns), pivot, &sec, &nsec);
+	if (sec != s || nsec != ns)
+		diag("round trip %" PRId64 ".%09u pivot %" PRId64 " gave %" PRId64 ".%09u",
+		     s, ns, pivot, sec, nsec);
+}
+
+static void test_ts_roundtrip_nsec_ranges(void)
+{
+	static const s64 secs[] = { 0, 1700000000LL, 2085978495LL, 2085978496LL,
+				    -2208988800LL };
+	static const u32 start[] = { 0, 500000000 - (1 << 19), 1000000000 - (1 << 20) };
+	size_t i, r;
+	u32 ns;
+
+	for (i = 0; i < ARRAY_SIZE(secs); i++)
+		for (r = 0; r < ARRAY_SIZE(start); r++)
+			for (ns = start[r]; ns < start[r] + (1 << 20); ns++)
+				roundtrip(secs[i], ns, secs[i]);
+}
+
+static void test_ts_roundtrip_random(void)
+{
+	int k;
+
+	rng_seed(2);
+	for (k = 0; k < 2000000; k++) {
+		/* pivot anywhere in +-2^40 s, value within 2^31 s of it */
+		s64 pivot = (s64)(rng() % (2ULL << 40)) - (1LL << 40);
+		s64 delta = (s64)(rng() % (1ULL << 32)) - (1LL << 31);
+		u32 ns = (u32)(rng() % NSEC_PER_SEC);
+
+		roundtrip(pivot + delta, ns, pivot);
+	}
+}
+
+static void test_ts_roundtrip_era_2036(void)
+{
+	static const s64 pivots[] = {
+		2085978496LL - 1000000000LL,	/* 2004: before the rollover */
+		1700000000LL,			/* 2023 */
+		2085978495LL,			/* the last second of era 0 */
+		2085978496LL,			/* the first second of era 1 */
+		2085978496LL + 1000000000LL,	/* 2067: after it */
+		2208988800LL,			/* 2040 */
+	};
+	size_t i;
+	s64 s;
+	u32 ns;
+
+	for (i = 0; i < ARRAY_SIZE(pivots); i++) {
+		for (s = 2085978496LL - 100000; s < 2085978496LL + 100000; s++) {
+			ns = (u32)((u64)s * 2654435761U % NSEC_PER_SEC);
+			roundtrip(s, ns, pivots[i]);
+		}
+		roundtrip(2085978495LL, 999999999, pivots[i]);
+		roundtrip(2085978496LL, 0, pivots[i]);
+		roundtrip(2085978496LL, 1, pivots[i]);
+	}
+}
+
+/* The era chosen is the one within 2^31 s (68 years) of the pivot. */
+static void test_ts_to_unix_era_window(void)
+{
+	static const s64 pivots[] = { -2208988800LL, 0, 1700000000LL,
+				      2085978496LL, 4000000000LL, -7000000000LL };
+	size_t i;
+	s64 s, sec;
+	u32 nsec;
+	int k;
+
+	for (i = 0; i < ARRAY_SIZE(pivots); i++) {
+		s64 p = pivots[i];
+
+		roundtrip(p - (1LL << 31) + 1, 123, p);
+		roundtrip(p + (1LL << 31) - 1, 999999999, p);
+		roundtrip(p, 0, p);
+		/* outside the window: same second of the era, moved into it */
+		for (k = 0; k < 4; k++) {
+			static const s64 off[] = { 1LL << 31, (1LL << 32) + 5,
+						   -(1LL << 31) - 7, -(5LL << 32) };
+
+			s = p + off[k];
+			ntp_ts_to_unix(ntp_ts_from_unix(s, 7), p, &sec, &nsec);
+			if ((u32)(sec - s) != 0 || sec - p > (1LL << 31) ||
+			    p - sec > (1LL << 31) || nsec != 7)
+				diag("ts of %" PRId64 " with pivot %" PRId64 " gave %" PRId64 ".%09u",
+				     s, p, sec, nsec);
+		}
+	}
+}
+
+/*
+ * Any 64-bit timestamp, not only those made by ntp_ts_from_unix(), must
+ * convert to a normalised (sec, nsec) within one nanosecond of its exact
+ * value: nsec < 1e9.
+ */
+static void check_to_unix_any(u64 ts, s64 pivot)
+{
+	s64 sec;
+	u32 nsec;
+	__int128 exact, got;
+
+	ntp_ts_to_unix(ts, pivot, &sec, &nsec);
+	if (nsec >= NSEC_PER_SEC) {
+		diag("ts 0x%016" PRIx64 " pivot %" PRId64 ": nsec %u is not below 1000000000 (sec %" PRId64 ")",
+		     ts, pivot, nsec, sec);
+		return;
+	}
+	/* both in units of 2^-32 ns, relative to the second the era gives */
+	exact = (__int128)(u32)ts * NSEC_PER_SEC;
+	got = ((__int128)(sec - pivot - (s32)((u32)(ts >> 32) -
+		(u32)(pivot + 2208988800LL))) * NSEC_PER_SEC + nsec) << 32;
+	if (got - exact >= ((__int128)1 << 32) || exact - got >= ((__int128)1 << 32))
+		diag("ts 0x%016" PRIx64 " pivot %" PRId64 ": %" PRId64 ".%09u is not within 1 ns",
+		     ts, pivot, sec, nsec);
+}
+
+static void test_ts_to_unix_nsec_normalized(void)
+{
+	u64 f;
+	int k;
+
+	for (f = 0; f < 0x10000; f++) {
+		check_to_unix_any(0x83aa7e8000000000ULL | f, 0);
+		check_to_unix_any(0x83aa7e8000000000ULL | (0xffffffffULL - f), 0);
+		check_to_unix_any(0xffffffff00000000ULL | (0xffffffffULL - f), 2085978495LL);
+	}
+	rng_seed(3);
+	for (k = 0; k < 1000000; k++)
+		check_to_unix_any(rng(), 1700000000LL);
+}
+
+/* ---- request check ------------------------------------------------- */
+
+static enum ntp_verdict expected_verdict(size_t len, int mode, int version)
+{
+	if (len < 48)
+		return NTP_REQ_SHORT;
+	if (len > 48)
+		return NTP_REQ_EXTENSIONS;
+	if (mode != 3)
+		return NTP_REQ_NOT_MODE3;
+	if (version < 1 || version > 4)
+		return NTP_REQ_BAD_VERSION;
+	return NTP_REQ_OK;
+}
+
+static void check_request_len(size_t len)
+{
+	int mode, version, li, fill;
+
+	for (fill = 0; fill < 3; fill++)
+	for (li = 0; li < 4; li++)
+	for (version = 0; version < 8; version++)
+	for (mode = 0; mode < 8; mode++) {
+		u8 *pkt = xmalloc(len);
+		size_t i;
+
+		for (i = 0; i < len; i++)
+			pkt[i] = fill == 0 ? 0 : fill == 1 ? 0xff : (u8)rng();
+		if (len)
+			pkt[0] = (u8)(li << 6 | version << 3 | mode);
+		CHECK_EQ(ntp_check_request(pkt, len),
+			 expected_verdict(len, mode, version),
+			 "len %zu li %d vn %d mode %d fill %d", len, li, version, mode, fill);
+		free(pkt);
+	}
+}
+
+#define CHECK_REQUEST_TEST(n)				\
+static void test_check_request_len_##n(void)		\
+{							\
+	rng_seed(100 + n);				\
+	check_request_len(n);				\
+}
+CHECK_REQUEST_TEST(0)
+CHECK_REQUEST_TEST(1)
+CHECK_REQUEST_TEST(47)
+CHECK_REQUEST_TEST(48)
+CHECK_REQUEST_TEST(49)
+CHECK_REQUEST_TEST(68)
+CHECK_REQUEST_TEST(72)
+CHECK_REQUEST_TEST(1000)
+
+/* ---- replies ------------------------------------------------------- */
+
+/* A 48-byte heap request with random filler and the given header. */
+static u8 *make_request(int li, int version, s8 poll, u64 tx)
+{
+	u8 *pkt = xmalloc(NTP_PKT_LEN);
+	int i;
+
+	for (i = 0; i < NTP_PKT_LEN; i++)
+		pkt[i] = (u8)rng();
+	pkt[0] = (u8)(li << 6 | version << 3 | 3);
+	pkt[2] = (u8)poll;
+	be_put(pkt + 40, tx, 8);
+	return pkt;
+}
+
+static void test_build_reply_golden(void)
+{
+	static const u8 req[48] = {
+		0xe3, 0x00, 0x06, 0xec,		/* LI 3, VN 4, mode 3; poll 6 */
+		0x00, 0x01, 0x00, 0x00,
+		0x00, 0x01, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00,
+		0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+		0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+		0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33,
+		0xde, 0xad, 0xbe, 0xef, 0xca, 0xfe, 0xf0, 0x0d,
+	};
+	static const u8 want[48] = {
+		0x64, 0x02, 0x06, 0xe9,		/* LI 1, VN 4, mode 4; stratum 2; poll 6; precision -23 */
+		0x00, 0x00, 0x12, 0x34,		/* root delay */
+		0x00, 0x00, 0x0a, 0xbc,		/* root dispersion: the argument */
+		0xc0, 0xa8, 0x00, 0x01,		/* refid */
+		0xe8, 0xf1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96, 0x87,	/* reftime */
+		0xde, 0xad, 0xbe, 0xef, 0xca, 0xfe, 0xf0, 0x0d,	/* origin */
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,	/* rx */
+		0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18,	/* tx */
+	};
+	const struct ntp_server_state st = {
+		.leap = 1, .stratum = 2, .precision = -23,
+		.root_delay = 0x00001234, .root_disp = 0x0000ffff,
+		.refid = 0xc0a80001, .reftime = 0xe8f1d2c3b4a59687ULL,
+	};
+	u8 *pkt = xmalloc(NTP_PKT_LEN);
+	u8 before_tx[8];
+
+	memcpy(pkt, req, sizeof(req));
+	CHECK_EQ(ntp_check_request(pkt, NTP_PKT_LEN), NTP_REQ_OK, "golden request");
+	ntp_build_reply(pkt, &st, 0x00000abc, 0x0102030405060708ULL);
+	/* before ntp_set_tx() the transmit field is still the request's */
+	memcpy(before_tx, pkt + 40, 8);
+	CHECK_EQ(memcmp(before_tx, req + 40, 8), 0, "tx untouched before ntp_set_tx");
+	ntp_set_tx(pkt, 0x1112131415161718ULL);
+	show_pkt_diff(pkt, want, "golden reply");
+	free(pkt);
+}
+
+static void check_reply_version(int version)
+{
+	static const s8 polls[] = { -128, -6, -1, 0, 6, 10, 17, 127 };
+	static const s8 precs[] = { -128, -32, -20, -1, 0, 5, 127 };
+	size_t p, q;
+	int leap;
+
+	rng_seed(200 + version);
+	for (leap = 0; leap < 4; leap++)
+	for (p = 0; p < ARRAY_SIZE(polls); p++)
+	for (q = 0; q < ARRAY_SIZE(precs); q++) {
+		struct ntp_server_state st = {
+			.leap = (u8)leap,
+			.stratum = (u8)(1 + rng() % 15),
+			.precision = precs[q],
+			.root_delay = (u32)rng(),
+			.root_disp = (u32)rng(),
+			.refid = (u32)rng(),
+			.reftime = rng(),
+		};
+		u32 disp = (u32)rng();
+		u64 rx = rng(), tx = rng(), otx = rng();
+		u8 *pkt = make_request((int)(rng() & 3), version, polls[p], otx);
+		u8 want[48];
+		char what[96];
+		int i;
+
+		want[0] = (u8)(leap << 6 | version << 3 | 4);
+		want[1] = st.stratum;
+		want[2] = (u8)polls[p];
+		want[3] = (u8)precs[q];
+		be_put(want + 4, st.root_delay, 4);
+		be_put(want + 8, disp, 4);
+		be_put(want + 12, st.refid, 4);
+		be_put(want + 16, st.reftime, 8);
+		be_put(want + 24, otx, 8);
+		be_put(want + 32, rx, 8);
+		be_put(want + 40, otx, 8);	/* not yet set */
+
+		ntp_build_reply(pkt, &st, disp, rx);
+		snprintf(what, sizeof(what), "v%d leap %d poll %d prec %d before tx",
+			 version, leap, polls[p], precs[q]);
+		show_pkt_diff(pkt, want, what);
+
+		ntp_set_tx(pkt, tx);
+		be_put(want + 40, tx, 8);
+		snprintf(what, sizeof(what), "v%d leap %d poll %d prec %d",
+			 version, leap, polls[p], precs[q]);
+		show_pkt_diff(pkt, want, what);
+		/* the reply is never taken for a request */
+		CHECK_EQ(ntp_check_request(pkt, NTP_PKT_LEN), NTP_REQ_NOT_MODE3, "%s", what);
+		for (i = 0; i < 8; i++)
+			CHECK_EQ(pkt[24 + i], (u8)(otx >> (56 - 8 * i)), "origin byte %d", i);
+		free(pkt);
+	}
+}
+
+static void test_build_reply_v1(void) { check_reply_version(1); }
+static void test_build_reply_v2(void) { check_reply_version(2); }
+static void test_build_reply_v3(void) { check_reply_version(3); }
+static void test_build_reply_v4(void) { check_reply_version(4); }
+
+static void test_build_kod(void)
+{
+	static const s8 req_polls[] = { -128, -6, 0, 3, 6, 10, 17, 127 };
+	static const s8 rl_polls[] = { -19, -6, 0, 6, 12, 17 };
+	size_t a, b;
+	int version;
+
+	rng_seed(300);
+	for (version = 1; version <= 4; version++)
+	for (a = 0; a < ARRAY_SIZE(req_polls); a++)
+	for (b = 0; b < ARRAY_SIZE(rl_polls); b++) {
+		u64 rx = rng(), tx = rng(), otx = rng();
+		u8 *pkt = make_request((int)(rng() & 3), version, req_polls[a], otx);
+		s8 poll = req_polls[a] > rl_polls[b] ? req_polls[a] : rl_polls[b];
+		u8 want[48];
+		char what[80];
+
+		memset(want, 0, sizeof(want));
+		want[0] = (u8)(3 << 6 | version << 3 | 4);
+		want[1] = 0;
+		want[2] = (u8)poll;
+		want[3] = 0;
+		want[12] = 'R';
+		want[13] = 'A';
+		want[14] = 'T';
+		want[15] = 'E';
+		be_put(want + 24, otx, 8);
+		be_put(want + 32, rx, 8);
+		be_put(want + 40, tx, 8);
+
+		ntp_build_kod(pkt, rl_polls[b], rx);
+		ntp_set_tx(pkt, tx);
+		snprintf(what, sizeof(what), "kod v%d req poll %d rl poll %d",
+			 version, req_polls[a], rl_polls[b]);
+		show_pkt_diff(pkt, want, what);
+		free(pkt);
+	}
+}
+
+static void test_set_tx(void)
+{
+	static const u8 want[8] = { 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+	u8 *pkt = xmalloc(NTP_PKT_LEN);
+	int i;
+
+	memset(pkt, 0xa5, NTP_PKT_LEN);
+	ntp_set_tx(pkt, 0x0123456789abcdefULL);
+	for (i = 0; i < 40; i++)
+		CHECK_EQ(pkt[i], 0xa5, "byte %d", i);
+	for (i = 0; i < 8; i++)
+		CHECK_EQ(pkt[40 + i], want[i], "tx byte %d", i);
+	free(pkt);
+}
+
+/* ---- state and dispersion ------------------------------------------ */
+
+static void test_state_synced(void)
+{
+	static const u8 strata[] = { 0, 1, 2, 15, 16, 255 };
+	size_t s;
+	int leap;
+
+	for (leap = 0; leap < 4; leap++)
+		for (s = 0; s < ARRAY_SIZE(strata); s++) {
+			struct ntp_server_state st;
+
+			memset(&st, 0xff, sizeof(st));
+			st.leap = (u8)leap;
+			st.stratum = strata[s];
+			CHECK_EQ(ntp_state_synced(&st),
+				 leap != 3 && strata[s] >= 1 && strata[s] <= 15,
+				 "leap %d stratum %u", leap, strata[s]);
+		}
+}
+
+/* PHI = 15e-6 s/s, in 16.16 seconds per ns: 15 * 65536 / 1e15, rounded up */
+static u32 disp_want(u32 disp, u64 age)
+{
+	unsigned __int128 num = (unsigned __int128)age * 15 * 65536;
+	unsigned __int128 inc = (num + 1000000000000000ULL - 1) / 1000000000000000ULL;
+
+	return inc > 0xffffffffULL - disp ? 0xffffffffU : disp + (u32)inc;
+}
+
+static void test_disp_add_zero_age(void)
+{
+	static const u32 d[] = { 0, 1, 0x10000, 0x12345678, 0xfffffffe, 0xffffffff };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(d); i++)
+		CHECK_EQ(ntp_disp_add(d[i], 0), d[i], "disp 0x%x", d[i]);
+}
+
+static void test_disp_add_known(void)
+{
+	CHECK_EQ(ntp_disp_add(0, 1), 1, "1 ns rounds up");
+	CHECK_EQ(ntp_disp_add(0, 1000000000ULL), 1, "1 s: 0.98304 -> 1");
+	CHECK_EQ(ntp_disp_add(100, 1000000000ULL), 101, "1 s");
+	CHECK_EQ(ntp_disp_add(0, 1000000000000ULL), 984, "1000 s: 983.04 -> 984");
+	CHECK_EQ(ntp_disp_add(0x10000, 3600000000000ULL), 0x10000 + 3539, "3600 s: 3538.944 -> 3539");
+	/* 5^14 ns is exactly 6 units */
+	CHECK_EQ(ntp_disp_add(0, 6103515625ULL - 1), 6, "just below 6");
+	CHECK_EQ(ntp_disp_add(0, 6103515625ULL), 6, "exactly 6");
+	CHECK_EQ(ntp_disp_add(0, 6103515625ULL + 1), 7, "just above 6");
+	CHECK_EQ(ntp_disp_add(0, 1000 * 6103515625ULL), 6000, "exactly 6000");
+}
+
+static void test_disp_add_exact(void)
+{
+	u64 age, prev_age = 0;
+	u32 d, prev = 0;
+	int k;
+
+	rng_seed(400);
+	for (k = 0; k < 1000000; k++) {
+		age = rng() >> (14 + rng() % 50);	/* up to 2^50 ns, all scales */
+		d = (u32)rng() >> (rng() % 32);
+		CHECK_EQ(ntp_disp_add(d, age), disp_want(d, age),
+			 "disp 0x%x age %" PRIu64, d, age);
+	}
+	/* monotonic in the age */
+	for (age = 0; age < 100000000000ULL; age += 7919 * 12345) {
+		u32 v = ntp_disp_add(0, age);
+
+		if (v < prev)
+			diag("age %" PRIu64 " gave %u < %u at age %" PRIu64, age, v, prev, prev_age);
+		prev = v;
+		prev_age = age;
+	}
+}
+
+static void test_disp_add_saturate(void)
+{
+	CHECK_EQ(ntp_disp_add(0xffffffff - 984, 1000000000000ULL), 0xffffffff, "exact fit");
+	CHECK_EQ(ntp_disp_add(0xffffffff - 985, 1000000000000ULL), 0xfffffffe, "one below");
+	CHECK_EQ(ntp_disp_add(0xffffffff - 983, 1000000000000ULL), 0xffffffff, "one over");
+	CHECK_EQ(ntp_disp_add(0xffffffff, 1), 0xffffffff, "at max");
+	CHECK_EQ(ntp_disp_add(0xfffffffe, 1), 0xffffffff, "1 ns to max");
+	CHECK_EQ(ntp_disp_add(0xffffffff, 1000000000000ULL), 0xffffffff, "at max, 1000 s");
+	CHECK_EQ(ntp_disp_add(0xfff00000, 1ULL << 50), 0xffffffff, "large age near max");
+}
+
+/*
+ * Ages beyond 2^50 ns (13 days, far beyond NTPK_MAX_AGE_MAX) are clamped
+ * to 2^50 ns: ceil(2^50 * 15 * 65536 / 1e15) = 1106805, with no overflow
+ * in the intermediate products.
+ */
+static void test_disp_add_huge_age(void)
+{
+	static const u64 ages[] = { 1ULL << 50, (1ULL << 50) + 1, 1ULL << 51,
+				    1ULL << 60, 1ULL << 61, 3ULL << 61,
+				    1ULL << 63, 0xffffffffffffffffULL };
+	size_t i;
+
+	CHECK_EQ(disp_want(0, 1ULL << 50), 1106805, "independent clamp value");
+	for (i = 0; i < ARRAY_SIZE(ages); i++) {
+		CHECK_EQ(ntp_disp_add(0, ages[i]), 1106805, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0x10000, ages[i]), 0x10000 + 1106805, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0xffffffff - 1106805, ages[i]), 0xffffffff, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0xffffffff - 1106804, ages[i]), 0xffffffff, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0xffffffff - 1106806, ages[i]), 0xfffffffe, "age 0x%" PRIx64, ages[i]);
+	}
+}
+
+/* ---- runner -------------------------------------------------------- */
+
+#define T(name)	{ #name, test_##name }
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} tests[] = {
+	T(ts_from_unix_1900),
+	T(ts_from_unix_1970),
+	T(ts_from_unix_2036),
+	T(ts_from_unix_2040),
+	T(ts_from_unix_fraction),
+	T(ts_to_unix_known),
+	T(ts_roundtrip_nsec_ranges),
+	T(ts_roundtrip_random),
+	T(ts_roundtrip_era_2036),
+	T(ts_to_unix_era_window),
+	T(ts_to_unix_nsec_normalized),
+	T(check_request_len_0),
+	T(check_request_len_1),
+	T(check_request_len_47),
+	T(check_request_len_48),
+	T(check_request_len_49),
+	T(check_request_len_68),
+	T(check_request_len_72),
+	T(check_request_len_1000),
+	T(build_reply_golden),
+	T(build_reply_v1),
+	T(build_reply_v2),
+	T(build_reply_v3),
+	T(build_reply_v4),
+	T(build_kod),
+	T(set_tx),
+	T(state_synced),
+	T(disp_add_zero_age),
+	T(disp_add_known),
+	T(disp_add_exact),
+	T(disp_add_saturate),
+	T(disp_add_huge_age),
+};
+
+int main(void)
+{
+	unsigned int pass = 0, fail = 0;
+	size_t i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("TAP version 13\n1..%zu\n", ARRAY_SIZE(tests));
+	for (i = 0; i < ARRAY_SIZE(tests); i++) {
+		fails = 0;
+		tests[i].fn();
+		if (fails) {
+			printf("not ok %zu %s\n", i + 1, tests[i].name);
+			fail++;
+		} else {
+			printf("ok %zu %s\n", i + 1, tests[i].name);
+			pass++;
+		}
+	}
+	printf("# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:0 error:0\n", pass, fail);
+	return fail ? 1 : 0;
+}
