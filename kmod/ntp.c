@@ -125,6 +125,11 @@ void ntp_ts_to_unix(u64 ts, s64 pivot, s64 *sec, u32 *nsec)
 
 	*sec = pivot + (s32)((u32)(ts >> 32) - pivot_ntp);
 	*nsec = (u32)((frac * NSEC_PER_SEC_U32 + 0xffffffffULL) >> 32);
+	/* The last four fractions round up into the next second. */
+	if (*nsec >= NSEC_PER_SEC_U32) {
+		*nsec -= NSEC_PER_SEC_U32;
+		(*sec)++;
+	}
 }
 
 /*

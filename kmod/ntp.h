@@ -3,7 +3,7 @@
  * The NTP packet core: parse, validate and build NTP packets, and convert
  * clock readings to NTP timestamps.  Plain C with no kernel dependency, so
  * that the same file is built into ntpk.ko and into the host unit tests and
- * fuzzer (selftests/ntp_test.c, selftests/ntp_fuzz.c).
+ * fuzzer (selftests/unit/).
  */
 #ifndef _NTPK_NTP_H
 #define _NTPK_NTP_H
@@ -69,6 +69,7 @@ enum ntp_verdict {
 	NTP_REQ_BAD_VERSION,
 };
 
+/* Reads pkt[0] only, and only when len is NTP_PKT_LEN. */
 enum ntp_verdict ntp_check_request(const u8 *pkt, size_t len);
 bool ntp_state_synced(const struct ntp_server_state *st);
 void ntp_build_reply(u8 *pkt, const struct ntp_server_state *st,
