@@ -51,6 +51,8 @@ struct ntpk_req {
 	const struct ntpk_state *st;
 	unsigned int thoff;
 	unsigned int ulen;
+	__be16 sport;
+	__be16 dport;
 	ktime_t rx;
 	bool kod;
 	s8 kod_poll;
@@ -210,18 +212,17 @@ static unsigned int reply4(struct net *net, struct sk_buff *skb,
 			   struct ntpk_req *r)
 {
 	struct iphdr *iph = ip_hdr(skb);
-	struct udphdr *uh = (void *)iph + r->thoff;
 	struct flowi4 fl4 = {
 		.daddr = iph->saddr,
 		.saddr = iph->daddr,
 		.flowi4_proto = IPPROTO_UDP,
 		.flowi4_flags = FLOWI_FLAG_ANYSRC,
-		.fl4_sport = uh->dest,
-		.fl4_dport = uh->source,
+		.fl4_sport = r->dport,
+		.fl4_dport = r->sport,
 	};
+	struct udphdr *uh;
 	struct rtable *rt;
 	__be32 addr;
-	__be16 port;
 
 	rt = ip_route_output_key(net, &fl4);
 	if (IS_ERR(rt)) {
@@ -252,9 +253,8 @@ static unsigned int reply4(struct net *net, struct sk_buff *skb,
 	iph->ttl = ip4_dst_hoplimit(&rt->dst);
 	iph->frag_off = htons(IP_DF);
 	iph->id = 0;
-	port = uh->source;
-	uh->source = uh->dest;
-	uh->dest = port;
+	uh->source = r->dport;
+	uh->dest = r->sport;
 
 	fill_ntp(r, (u8 *)(uh + 1));
 	ntp_set_tx((u8 *)(uh + 1), ktime_to_ntp(ktime_get_real()));
@@ -273,17 +273,16 @@ static unsigned int reply6(struct net *net, struct sk_buff *skb,
 			   struct ntpk_req *r)
 {
 	struct ipv6hdr *ip6h = ipv6_hdr(skb);
-	struct udphdr *uh = (void *)ip6h + r->thoff;
 	struct flowi6 fl6 = {
 		.daddr = ip6h->saddr,
 		.saddr = ip6h->daddr,
 		.flowi6_proto = IPPROTO_UDP,
-		.fl6_sport = uh->dest,
-		.fl6_dport = uh->source,
+		.fl6_sport = r->dport,
+		.fl6_dport = r->sport,
 	};
 	struct dst_entry *dst;
 	struct in6_addr addr;
-	__be16 port;
+	struct udphdr *uh;
 
 	/* Link-local clients are only reachable through the interface. */
 	if (ipv6_addr_type(&fl6.daddr) & IPV6_ADDR_LINKLOCAL)
@@ -315,9 +314,8 @@ static unsigned int reply6(struct net *net, struct sk_buff *skb,
 	ip6h->daddr = addr;
 	ip6_flow_hdr(ip6h, 0, 0);
 	ip6h->hop_limit = ip6_dst_hoplimit(dst);
-	port = uh->source;
-	uh->source = uh->dest;
-	uh->dest = port;
+	uh->source = r->dport;
+	uh->dest = r->sport;
 
 	fill_ntp(r, (u8 *)(uh + 1));
 	ntp_set_tx((u8 *)(uh + 1), ktime_to_ntp(ktime_get_real()));
@@ -344,6 +342,8 @@ static enum ntpk_stats_attr check_udp(struct sk_buff *skb,
 	unsigned int iplen = skb->len - r->thoff;
 
 	r->ulen = ntohs(uh->len);
+	r->sport = uh->source;
+	r->dport = uh->dest;
 	if (r->ulen < sizeof(*uh) || r->ulen > iplen)
 		return NTPK_STATS_A_DROP_MALFORMED;
 	if (r->ulen < iplen)
