@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * ntpkctl follow: poll the local NTP daemon as an NTP client and mirror its
+ * server state into the kernel, the way a stratum-n+1 server follows its
+ * upstream.  The kernel answers only with state we pushed within max-age,
+ * so a follower that dies or hangs fails safe: the daemon answers again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "ipc.h"
+#include "ntp.h"
+#include "parse.h"
+#include "report.h"
+#include "subcommands.h"
+
+#define NSEC_PER_SEC		1000000000LL
+/* Longer than any sane round trip to a local daemon, or to anything. */
+#define MAX_RTT_NS		NSEC_PER_SEC
+/* The daemon reads the same clock; more than this means it is confused. */
+#define MAX_CLOCK_DIFF_NS	NSEC_PER_SEC
+#define INTERVAL_MIN_MS		100
+#define INTERVAL_MAX_MS		3600000
+
+struct follow_opts {
+	struct sockaddr_storage src;
+	socklen_t srclen;
+	char src_name[80];
+	uint64_t interval_ms;
+	bool once;
+	bool verbose;
+};
+
+enum status {
+	ST_START,
+	ST_SYNCED,	/* valid, synchronised reply: state pushed */
+	ST_UNSYNCED,	/* a reply, but unsynchronised or not believable */
+	ST_LOST,	/* no reply at all */
+};
+
+struct poll_result {
+	enum status status;
+	struct ntpk_state st;
+	int64_t rtt_ns;
+	int64_t offset_ns;
+	char why[128];
+};
+
+struct follower {
+	const struct follow_opts *o;
+	sigset_t waitmask;	/* the mask to wait with: signals let through */
+	int fd;
+	struct ipc *ipc;
+	int nl_err;		/* the netlink error last logged; 0 when fine */
+	enum status status;
+	struct ntpk_state last;	/* the last state pushed */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void logmsg(const char *fmt, ...)
+{
+	char buf[FMT_LEN];
+	struct timespec now;
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	fprintf(stderr, "%s %s follow: ", format_timespec(&now, buf), prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- options ---- */
+
+/* HOST, HOST:PORT, [V6], [V6]:PORT, or a bare IPv6 address. */
+static int parse_source(const char *arg, struct follow_opts *o)
+{
+	char host[256], port[8] = "123";
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_DGRAM,
+		.ai_flags = AI_NUMERICSERV,
+	};
+	struct addrinfo *res;
+	const char *p, *portstr = NULL, *why;
+	size_t hlen;
+	uint64_t u;
+	int err;
+
+	if (arg[0] == '[') {
+		p = strchr(arg, ']');
+		if (!p || (p[1] && p[1] != ':'))
+			return usage_error("follow: invalid --source \"%s\"", arg);
+		hlen = p - arg - 1;
+		arg++;
+		if (p[1] == ':')
+			portstr = p + 2;
+	} else {
+		p = strchr(arg, ':');
+		hlen = strlen(arg);
+		if (p && !strchr(p + 1, ':')) {
+			hlen = p - arg;
+			portstr = p + 1;
+		}
+	}
+	if (!hlen || hlen >= sizeof(host))
+		return usage_error("follow: invalid --source host");
+	memcpy(host, arg, hlen);
+	host[hlen] = '\0';
+	if (portstr) {
+		why = parse_uint(portstr, 1, 65535, &u);
+		if (why)
+			return usage_error("follow: invalid --source port \"%s\": %s",
+					   portstr, why);
+		snprintf(port, sizeof(port), "%u", (unsigned int)u);
+	}
+	err = getaddrinfo(host, port, &hints, &res);
+	if (err)
+		return usage_error("follow: cannot resolve \"%s\": %s", host,
+				   gai_strerror(err));
+	memcpy(&o->src, res->ai_addr, res->ai_addrlen);
+	o->srclen = res->ai_addrlen;
+	freeaddrinfo(res);
+	err = getnameinfo((struct sockaddr *)&o->src, o->srclen, host,
+			  sizeof(host), port, sizeof(port),
+			  NI_NUMERICHOST | NI_NUMERICSERV);
+	if (err)
+		return usage_error("follow: bad source address");
+	snprintf(o->src_name, sizeof(o->src_name),
+		 o->src.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	return EXIT_OK;
+}
+
+static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
+{
+	const char *why;
+	int i, ret;
+
+	o->interval_ms = 1000;
+	ret = parse_source("127.0.0.1:123", o);
+	if (ret)
+		return ret;
+	for (i = 1; i < argc; i++) {
+		const char *w = argv[i];
+
+		if (!strcmp(w, "--once")) {
+			o->once = true;
+		} else if (!strcmp(w, "--verbose")) {
+			o->verbose = true;
+		} else if (!strcmp(w, "--source") || !strcmp(w, "--interval")) {
+			if (i + 1 >= argc)
+				return usage_error("follow: %s needs a value", w);
+			if (w[2] == 's') {
+				ret = parse_source(argv[++i], o);
+				if (ret)
+					return ret;
+				continue;
+			}
+			why = parse_msec(argv[++i], INTERVAL_MIN_MS,
+					 INTERVAL_MAX_MS, &o->interval_ms);
+			if (why)
+				return usage_error("follow: invalid --interval \"%s\": %s",
+						   argv[i], why);
+		} else {
+			return usage_error("follow: unknown option \"%s\"", w);
+		}
+	}
+	return EXIT_OK;
+}
+
+/* ---- the NTP client ---- */
+
+static int64_t ts_diff_ns(uint64_t a, uint64_t b)
+{
+	return (int64_t)(((__int128)(int64_t)(a - b) * NSEC_PER_SEC) >> 32);
+}
+
+static int64_t mono_diff_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (a->tv_sec - b->tv_sec) * NSEC_PER_SEC + (a->tv_nsec - b->tv_nsec);
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+static uint64_t realtime_ntp(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ntp_ts_from_unix(ts.tv_sec, (uint32_t)ts.tv_nsec);
+}
+
+static void set_why(struct poll_result *r, enum status s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_why(struct poll_result *r, enum status s, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = s;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+/* Everything a reply must satisfy before the kernel may speak for it. */
+static void check_reply(const uint8_t *pkt, uint64_t t1, uint64_t t4,
+			int64_t elapsed_ns, struct poll_result *r)
+{
+	struct ntpk_state *st = &r->st;
+	unsigned int mode = pkt[NTP_OFF_LVM] & 7;
+	unsigned int version = (pkt[NTP_OFF_LVM] >> 3) & 7;
+	uint64_t t2 = get_be64(pkt + NTP_OFF_RX);
+	uint64_t t3 = get_be64(pkt + NTP_OFF_TX);
+	int64_t proc_ns, diff_ns;
+
+	st->leap = pkt[NTP_OFF_LVM] >> 6;
+	st->stratum = pkt[NTP_OFF_STRATUM];
+	st->precision = (int8_t)pkt[NTP_OFF_PRECISION];
+	st->root_delay = get_be32(pkt + NTP_OFF_ROOT_DELAY);
+	st->root_disp = get_be32(pkt + NTP_OFF_ROOT_DISP);
+	memcpy(st->refid, pkt + NTP_OFF_REFID, 4);
+	st->reftime = get_be64(pkt + NTP_OFF_REFTIME);
+
+	if (mode != NTP_MODE_SERVER)
+		return set_why(r, ST_UNSYNCED, "invalid reply: mode %u", mode);
+	if (version != 3 && version != 4)
+		return set_why(r, ST_UNSYNCED, "invalid reply: version %u",
+			       version);
+	if (st->leap == NTP_LEAP_UNSYNC || st->stratum < 1 ||
+	    st->stratum > NTP_STRATUM_MAX)
+		return set_why(r, ST_UNSYNCED, "leap %u stratum %u",
+			       st->leap, st->stratum);
+	if (st->precision < -32 || st->precision > 0)
+		return set_why(r, ST_UNSYNCED, "invalid reply: precision %d",
+			       st->precision);
+	proc_ns = ts_diff_ns(t3, t2);
+	r->rtt_ns = elapsed_ns - proc_ns;
+	r->offset_ns = (ts_diff_ns(t2, t1) + ts_diff_ns(t3, t4)) / 2;
+	if (proc_ns < 0 || r->rtt_ns < 0 || r->rtt_ns >= MAX_RTT_NS)
+		return set_why(r, ST_UNSYNCED,
+			       "invalid reply: round trip %lld ns, daemon processing %lld ns",
+			       (long long)r->rtt_ns, (long long)proc_ns);
+	diff_ns = ts_diff_ns(t3, t4);
+	if (diff_ns > MAX_CLOCK_DIFF_NS || diff_ns < -MAX_CLOCK_DIFF_NS)
+		return set_why(r, ST_UNSYNCED,
+			       "invalid reply: daemon time %+.3f s from ours",
+			       diff_ns / 1e9);
+	r->status = ST_SYNCED;
+	r->why[0] = '\0';
+}
+
+/* Waits for fd to become readable until *deadline; 0 on timeout. */
+static int wait_readable(struct follower *f, const struct timespec *deadline)
+{
+	struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+	struct timespec now, rel;
+	int64_t left;
+	int n;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = mono_diff_ns(deadline, &now);
+		if (left <= 0)
+			return 0;
+		rel.tv_sec = left / NSEC_PER_SEC;
+		rel.tv_nsec = left % NSEC_PER_SEC;
+		n = ppoll(f->fd >= 0 ? &pfd : NULL, f->fd >= 0, &rel,
+			  &f->waitmask);
+		if (n < 0 && errno == EINTR) {
+			if (stop_signal)
+				return -EINTR;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		if (n > 0)
+			return 1;
+	}
+}
+
+static void poll_daemon(struct follower *f, struct poll_result *r)
+{
+	uint8_t req[NTP_PKT_LEN] = { 0 }, buf[1024];
+	struct timespec m1, m4, deadline;
+	uint64_t cookie, t1, t4;
+	int64_t timeout_ns;
+	ssize_t n;
+	int i, ret;
+
+	memset(r, 0, sizeof(*r));
+	/* Anything queued is a late answer to an earlier poll, or an error. */
+	for (i = 0; i < 64; i++)
+		if (recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+	/*
+	 * A random transmit timestamp, as chronyd's own client sends: the
+	 * echo proves the reply answers this request, and nothing about our
+	 * clock leaks.  Times come from our own clock readings instead.
+	 */
+	if (getrandom(&cookie, sizeof(cookie), 0) != sizeof(cookie))
+		cookie = realtime_ntp() ^ (uint64_t)random();
+	req[NTP_OFF_LVM] = 0 << 6 | 4 << 3 | NTP_MODE_CLIENT;
+	ntp_set_tx(req, cookie);
+
+	timeout_ns = (int64_t)f->o->interval_ms * 1000000;
+	if (timeout_ns > MAX_RTT_NS)
+		timeout_ns = MAX_RTT_NS;
+	clock_gettime(CLOCK_MONOTONIC, &m1);
+	t1 = realtime_ntp();
+	deadline = m1;
+	deadline.tv_sec += timeout_ns / NSEC_PER_SEC;
+	deadline.tv_nsec += timeout_ns % NSEC_PER_SEC;
+	if (deadline.tv_nsec >= NSEC_PER_SEC) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= NSEC_PER_SEC;
+	}
+	if (send(f->fd, req, sizeof(req), 0) < 0)
+		return set_why(r, ST_LOST, "send: %s", strerror(errno));
+	for (;;) {
+		ret = wait_readable(f, &deadline);
+		if (ret == -EINTR)
+			return set_why(r, ST_START, "interrupted");
+		if (ret < 0)
+			return set_why(r, ST_LOST, "poll: %s", strerror(-ret));
+		if (ret == 0)
+			return set_why(r, ST_LOST, "no reply within %lld ms",
+				       (long long)(timeout_ns / 1000000));
+		n = recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n < 0)
+			return set_why(r, ST_LOST, "%s", strerror(errno));
+		/* Not ours, or not NTP: keep waiting for the real answer. */
+		if (n < NTP_PKT_LEN || get_be64(buf + NTP_OFF_ORIGIN) != cookie)
+			continue;
+		break;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &m4);
+	t4 = realtime_ntp();
+	check_reply(buf, t1, t4, mono_diff_ns(&m4, &m1), r);
+}
+
+/* ---- the kernel side ---- */
+
+/* st NULL clears.  Reopens the family on failure: the module may be back. */
+static int push(struct follower *f, const struct ntpk_state *st)
+{
+	const char *what = st ? "state set" : "state clear";
+	const char *ext;
+	int err;
+
+	if (!f->ipc) {
+		err = ipc_open(&f->ipc);
+		if (err) {
+			f->ipc = NULL;
+			if (err != f->nl_err && err == -ENOENT)
+				logmsg("netlink: ntpk module not available");
+			else if (err != f->nl_err)
+				logmsg("netlink: cannot open: %s", strerror(-err));
+			f->nl_err = err;
+			return err;
+		}
+	}
+	err = st ? ipc_state_set(f->ipc, st) :
+		   ipc_command(f->ipc, NTPK_CMD_STATE_CLEAR);
+	if (err) {
+		ext = ipc_extack(f->ipc);
+		if (err != f->nl_err)
+			logmsg("netlink: %s: %s%s%s", what, strerror(-err),
+			       ext ? ": " : "", ext ? ext : "");
+		f->nl_err = err;
+		ipc_close(f->ipc);
+		f->ipc = NULL;
+		return err;
+	}
+	if (f->nl_err) {
+		logmsg("netlink: working again");
+		f->nl_err = 0;
+	}
+	return 0;
+}
+
+static bool same_source(const struct ntpk_state *a, const struct ntpk_state *b)
+{
+	return a->leap == b->leap && a->stratum == b->stratum &&
+	       !memcmp(a->refid, b->refid, sizeof(a->refid));
+}
+
+static const char *describe(const struct ntpk_state *st, char *buf, size_t len)
+{
+	char refid[FMT_LEN], rd[FMT_LEN], rp[FMT_LEN];
+
+	snprintf(buf, len, "leap %u stratum %u refid %s rootdelay %s rootdisp %s",
+		 st->leap, st->stratum, format_refid(st->refid, st->stratum, refid),
+		 format_ntp_short(st->root_delay, rd),
+		 format_ntp_short(st->root_disp, rp));
+	return buf;
+}
+
+/* One line per transition; every poll with --verbose. */
+static void log_result(struct follower *f, const struct poll_result *r)
+{
+	char desc[200];
+
+	if (f->o->verbose) {
+		if (r->status == ST_SYNCED)
+			logmsg("poll %s: %s precision %d rtt %.6f s offset %+.6f s",
+			       f->o->src_name, describe(&r->st, desc, sizeof(desc)),
+			       r->st.precision, r->rtt_ns / 1e9,
+			       r->offset_ns / 1e9);
+		else
+			logmsg("poll %s: %s", f->o->src_name, r->why);
+	}
+	if (f->status == ST_LOST && r->status != ST_LOST)
+		logmsg("daemon back: %s answers", f->o->src_name);
+	if (r->status == f->status) {
+		if (r->status == ST_SYNCED && !same_source(&f->last, &r->st))
+			logmsg("changed: %s", describe(&r->st, desc, sizeof(desc)));
+		return;
+	}
+	switch (r->status) {
+	case ST_SYNCED:
+		logmsg("synchronised: %s", describe(&r->st, desc, sizeof(desc)));
+		break;
+	case ST_UNSYNCED:
+		logmsg("unsynchronised: %s; state cleared", r->why);
+		break;
+	case ST_LOST:
+		logmsg("daemon lost: %s: %s; state cleared", f->o->src_name,
+		       r->why);
+		break;
+	case ST_START:
+		break;
+	}
+}
+
+static int open_socket(struct follower *f)
+{
+	const struct follow_opts *o = f->o;
+
+	f->fd = socket(o->src.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (f->fd < 0) {
+		fprintf(stderr, "%s: follow: socket: %s\n", prog, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (connect(f->fd, (const struct sockaddr *)&o->src, o->srclen) < 0) {
+		fprintf(stderr, "%s: follow: connect %s: %s\n", prog,
+			o->src_name, strerror(errno));
+		close(f->fd);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static void setup_signals(struct follower *f)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
+
+	/* No SA_RESTART: the waits must see the signal. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	/* Blocked except inside ppoll(), so none can slip in between. */
+	sigprocmask(SIG_BLOCK, &block, &f->waitmask);
+	sigdelset(&f->waitmask, SIGINT);
+	sigdelset(&f->waitmask, SIGTERM);
+}
+
+static int sleep_until(struct follower *f, const struct timespec *when)
+{
+	int fd = f->fd, ret;
+
+	f->fd = -1;	/* wait for time and signals only */
+	ret = wait_readable(f, when);
+	f->fd = fd;
+	return ret;
+}
+
+static void advance(struct timespec *t, uint64_t ms)
+{
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000;
+	if (t->tv_nsec >= NSEC_PER_SEC) {
+		t->tv_sec++;
+		t->tv_nsec -= NSEC_PER_SEC;
+	}
+}
+
+int follow_main(int argc, char *argv[])
+{
+	struct follow_opts o = { 0 };
+	struct follower f = { .o = &o, .fd = -1 };
+	struct poll_result r;
+	struct timespec next, now;
+	int ret, err;
+
+	if (argc == 2 && is_help(argv[1]))
+		return command_usage(argv[0]), EXIT_OK;
+	ret = parse_follow_args(argc, argv, &o);
+	if (ret)
+		return ret;
+	ret = open_socket(&f);
+	if (ret)
+		return ret;
+	setup_signals(&f);
+	if (!o.once)
+		logmsg("following %s every %llu.%03llu s", o.src_name,
+		       (unsigned long long)(o.interval_ms / 1000),
+		       (unsigned long long)(o.interval_ms % 1000));
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!stop_signal) {
+		poll_daemon(&f, &r);
+		if (stop_signal)
+			break;
+		log_result(&f, &r);
+		err = push(&f, r.status == ST_SYNCED ? &r.st : NULL);
+		f.status = r.status;
+		if (!err)
+			f.last = r.st;
+		if (err == -EPERM || err == -EACCES) {
+			fprintf(stderr, "%s: follow: %s: %s (CAP_NET_ADMIN needed)\n",
+				prog, r.status == ST_SYNCED ? "state set" : "state clear",
+				strerror(-err));
+			ret = EXIT_PERM;
+			goto out;
+		}
+		if (o.once) {
+			if (err == -ENOENT && !f.ipc)
+				ret = EXIT_NOMODULE;
+			else if (err)
+				ret = EXIT_FAILED;
+			else
+				ret = r.status == ST_SYNCED ? EXIT_OK : EXIT_FAILED;
+			goto out;
+		}
+		advance(&next, o.interval_ms);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		/* Late (suspended, or a slow netlink round): poll now, skip the rest. */
+		if (mono_diff_ns(&next, &now) < 0)
+			next = now;
+		sleep_until(&f, &next);
+	}
+	push(&f, NULL);
+	logmsg("%s: state cleared, exiting", strsignal(stop_signal));
+	ret = EXIT_OK;
+out:
+	ipc_close(f.ipc);
+	close(f.fd);
+	return ret;
+}

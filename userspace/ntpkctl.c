@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * ntpkctl: configure and feed ntpk, the in-kernel NTP fast path.
+ *
+ * Global options, then a subcommand from the table below.  The help texts
+ * live here too, so that the whole command line is documented in one file.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <linux/ntpk.h>
+
+#include "report.h"
+#include "subcommands.h"
+
+#ifndef NTPKCTL_VERSION
+#define NTPKCTL_VERSION "1.0"
+#endif
+
+bool json_output;
+
+static const char usage_text[] =
+"Usage: ntpkctl [-j|--json] COMMAND [ARGS]    control ntpk, the kernel NTP path\n"
+"  show                         configuration, server state and counters\n"
+"  set [enable|disable] [port N[,N...]] [max-age SEC]\n"
+"  addr add|del ADDR            restrict answers to these local addresses\n"
+"  addr flush | addr list       (an empty set serves every local address)\n"
+"  state set leap N stratum N precision N refid ID rootdelay SEC\n"
+"            rootdisp SEC reftime TIME\n"
+"  state clear                  forget the state: the daemon answers again\n"
+"  stats [--prometheus] [--reset]   counters; --reset zeroes after printing\n"
+"  ratelimit set [interval N] [burst N] [leak N] [kod on|off]\n"
+"                [table-size N] [v6-prefix N]      (omitted: defaults)\n"
+"  ratelimit off\n"
+"  follow [--source HOST[:PORT]] [--interval SEC] [--once] [--verbose]\n"
+"                               feed the state from the local NTP daemon\n"
+"  help [COMMAND]               details and output formats of one command\n"
+"ID: up to 4 ASCII characters or an IPv4 address.  TIME: unix:SEC[.FRAC],\n"
+"  ntp:SEC[.FRAC], 0xHEX (raw NTP 32.32) or YYYY-MM-DDTHH:MM:SS[.FRAC]Z.\n"
+"Options: -j JSON output (show, stats, addr list); -h help; -V version.\n"
+"Exit: 0 ok, 1 failed, 2 usage error, 3 module not available,\n"
+"      4 permission denied (CAP_NET_ADMIN in the namespace's user ns).\n";
+
+static const char show_usage[] =
+"Usage: ntpkctl [-j] show\n"
+"Text layout (\"key: value\"; two spaces before keys inside a section):\n"
+"config:\n"
+"  enabled: yes|no\n"
+"  ports: N[,N...]\n"
+"  max_age: SECONDS\n"
+"  addresses: any | ADDR[,ADDR...]\n"
+"  ratelimit: off | interval N burst N leak N kod on|off table-size N v6-prefix N\n"
+"state: none        (or \"state:\" followed by)\n"
+"  leap: N\n"
+"  stratum: N\n"
+"  precision: N     (log2 seconds)\n"
+"  root_delay: SECONDS.uuuuuu\n"
+"  root_dispersion: SECONDS.uuuuuu   (as pushed, without aging)\n"
+"  refid: ID        (dotted quad for stratum >= 2, else text if printable)\n"
+"  reftime: YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ   (0x0000000000000000 if zero)\n"
+"  age_ms: N\n"
+"  usable: yes|no   (fresh and synchronised: the kernel answers)\n"
+"counters:\n"
+"  NAME: N          (one line each; see 'ntpkctl help stats')\n"
+"-j: one JSON object {\"config\":{...},\"state\":{...}|null,\"counters\":{...}}\n"
+"with the same keys; state adds refid_raw and reftime_raw (hex).\n";
+
+static const char stats_usage[] =
+"Usage: ntpkctl [-j] stats [--prometheus] [--reset]\n"
+"Prints \"NAME: VALUE\" per counter, in this order: requests, replies,\n"
+"pass_not_ours, pass_unusual, pass_bad_source, pass_loopback, pass_short,\n"
+"pass_extensions, pass_not_mode3, pass_bad_version, pass_no_state,\n"
+"drop_malformed, drop_checksum, drop_route, drop_xmit, rl_dropped,\n"
+"rl_leaked, rl_kod.  -j: one JSON object {\"NAME\":VALUE,...}.\n"
+"--prometheus: text exposition format, ntpk_NAME_total counters plus the\n"
+"gauge ntpk_state_usable, for node_exporter's textfile collector.\n"
+"--reset: print, then zero the counters (CAP_NET_ADMIN).  Packets counted\n"
+"between the two steps are lost from the printed values.\n";
+
+static const char set_usage[] =
+"Usage: ntpkctl set [enable|disable] [port N[,N...]] [max-age SECONDS]\n"
+"Any combination in one call, sent as one atomic change.\n"
+"  enable|disable  answer requests in this namespace (hooks on) or not\n"
+"  port            1 to 8 distinct UDP ports to serve (default 123)\n"
+"  max-age         1..3600: how long pushed state stays usable (default 5)\n";
+
+static const char addr_usage[] =
+"Usage: ntpkctl addr add|del ADDR | addr flush | [-j] addr list\n"
+"The served addresses: requests to other local addresses go to the daemon.\n"
+"When the set is empty, every local address is served.  At most 64.\n"
+"list prints one address per line; -j prints a JSON array of strings.\n";
+
+static const char state_usage[] =
+"Usage: ntpkctl state set leap N stratum N precision N refid ID\n"
+"                        rootdelay SEC rootdisp SEC reftime TIME\n"
+"       ntpkctl state clear\n"
+"All seven words are required, in any order.\n"
+"  leap 0..3, stratum 0..16, precision -32..0 (log2 seconds)\n"
+"  rootdelay, rootdisp: seconds, 0 .. 65535.99998 (NTP short format)\n"
+"  refid: up to 4 printable ASCII characters (NUL padded) or a dotted quad\n"
+"  reftime: unix:SEC[.FRAC]  Unix time, at most 9 decimals\n"
+"           ntp:SEC[.FRAC]   NTP era 0 seconds (0..4294967295)\n"
+"           0xHEX            the raw 64-bit NTP timestamp, 1 to 16 digits\n"
+"           YYYY-MM-DDTHH:MM:SS[.FRAC]Z   UTC, as 'show' prints it\n"
+"The kernel answers only while leap != 3, stratum is 1..15 and the state\n"
+"is younger than max-age.  clear: forget the state at once.\n";
+
+static const char ratelimit_usage[] =
+"Usage: ntpkctl ratelimit set [interval N] [burst N] [leak N] [kod on|off]\n"
+"                             [table-size N] [v6-prefix N]\n"
+"       ntpkctl ratelimit off\n"
+"Replaces the whole setting; omitted words take their defaults.\n"
+"  interval    -19..12, log2 seconds between requests per client (3)\n"
+"  burst       1..255 requests allowed above the rate (8)\n"
+"  leak        0..16: answer 1 in 2^leak limited requests; 0 never (2)\n"
+"  kod         on: answer limited requests with a RATE kiss-o'-death (off)\n"
+"  table-size  power of two, 1024..67108864 clients tracked (1048576)\n"
+"  v6-prefix   16..128, IPv6 prefix length identifying a client (64)\n";
+
+static const char follow_usage[] =
+"Usage: ntpkctl follow [--source HOST[:PORT]] [--interval SEC] [--once]\n"
+"                      [--verbose]\n"
+"Polls the local NTP daemon (default 127.0.0.1:123; [v6]:port for IPv6)\n"
+"every --interval seconds (default 1, at least 0.1) and pushes its leap,\n"
+"stratum, precision, root delay and dispersion, refid and reftime.\n"
+"A reply counts only if: mode 4, version 3 or 4, our transmit timestamp\n"
+"echoed, round trip 0..1 s, daemon time within 1 s of CLOCK_REALTIME.\n"
+"No valid reply within min(interval, 1 s), or leap 3, or stratum outside\n"
+"1..15: the state is cleared at once.  Logs transitions on stderr (every\n"
+"poll with --verbose).  SIGINT/SIGTERM: clear the state, exit 0.\n"
+"--once: one poll; exit 0 if pushed, 1 if not (state cleared), 3/4 for\n"
+"netlink failures.  Without --once, netlink failures are logged and\n"
+"retried every poll (the module may be reloaded), except EPERM (exit 4).\n";
+
+static const struct subcommand {
+	const char *name;
+	int (*main)(int argc, char *argv[]);
+	const char *usage;
+} subcommands[] = {
+	{ "show", show_main, show_usage },
+	{ "set", set_main, set_usage },
+	{ "addr", addr_main, addr_usage },
+	{ "state", state_main, state_usage },
+	{ "stats", stats_main, stats_usage },
+	{ "follow", follow_main, follow_usage },
+	{ "ratelimit", ratelimit_main, ratelimit_usage },
+	{ "help", help_main, usage_text },
+};
+
+#define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static const struct subcommand *find_subcommand(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < NSUBCOMMANDS; i++)
+		if (!strcmp(name, subcommands[i].name))
+			return &subcommands[i];
+	return NULL;
+}
+
+bool is_help(const char *arg)
+{
+	return !strcmp(arg, "help") || !strcmp(arg, "-h") ||
+	       !strcmp(arg, "--help");
+}
+
+bool command_usage(const char *name)
+{
+	const struct subcommand *sc = find_subcommand(name);
+
+	if (!sc)
+		return false;
+	fputs(sc->usage, stdout);
+	return true;
+}
+
+int help_main(int argc, char *argv[])
+{
+	if (argc > 2)
+		return usage_error("help: too many arguments");
+	if (argc == 2) {
+		if (!command_usage(argv[1]))
+			return usage_error("help: unknown command \"%s\"",
+					   argv[1]);
+		return EXIT_OK;
+	}
+	fputs(usage_text, stdout);
+	return EXIT_OK;
+}
+
+int main(int argc, char *argv[])
+{
+	const struct subcommand *sc;
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			json_output = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "-V") ||
+			   !strcmp(argv[i], "--version")) {
+			printf("ntpkctl %s (generic netlink \"%s\" version %d)\n",
+			       NTPKCTL_VERSION, NTPK_GENL_NAME,
+			       NTPK_GENL_VERSION);
+			return EXIT_OK;
+		} else {
+			return usage_error("unknown option \"%s\" (try --help)",
+					   argv[i]);
+		}
+	}
+	/* Like wg: no command means show. */
+	if (i == argc)
+		return show_main(1, (char *[]){ "show", NULL });
+	sc = find_subcommand(argv[i]);
+	if (!sc)
+		return usage_error("unknown command \"%s\" (try --help)",
+				   argv[i]);
+	return sc->main(argc - i, argv + i);
+}
