@@ -65,7 +65,7 @@ struct follower {
 	struct ipc *ipc;
 	int nl_err;		/* the netlink error last logged; 0 when fine */
 	enum status status;
-	struct ntpk_state last;	/* the last state pushed */
+	struct ntpk_state seen;	/* the last poll's state, to log changes */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -450,7 +450,7 @@ static void log_result(struct follower *f, const struct poll_result *r)
 	if (f->status == ST_LOST && r->status != ST_LOST)
 		logmsg("daemon back: %s answers", f->o->src_name);
 	if (r->status == f->status) {
-		if (r->status == ST_SYNCED && !same_source(&f->last, &r->st))
+		if (r->status == ST_SYNCED && !same_source(&f->seen, &r->st))
 			logmsg("changed: %s", describe(&r->st, desc, sizeof(desc)));
 		return;
 	}
@@ -556,8 +556,7 @@ int follow_main(int argc, char *argv[])
 		log_result(&f, &r);
 		err = push(&f, r.status == ST_SYNCED ? &r.st : NULL);
 		f.status = r.status;
-		if (!err)
-			f.last = r.st;
+		f.seen = r.st;
 		if (err == -EPERM || err == -EACCES) {
 			fprintf(stderr, "%s: follow: %s: %s (CAP_NET_ADMIN needed)\n",
 				prog, r.status == ST_SYNCED ? "state set" : "state clear",

@@ -40,101 +40,125 @@ static const char usage_text[] =
 "Exit: 0 ok, 1 failed, 2 usage error, 3 module not available,\n"
 "      4 permission denied (CAP_NET_ADMIN in the namespace's user ns).\n";
 
-static const char show_usage[] =
-"Usage: ntpkctl [-j] show\n"
-"Text layout (\"key: value\"; two spaces before keys inside a section):\n"
-"config:\n"
-"  enabled: yes|no\n"
-"  ports: N[,N...]\n"
-"  max_age: SECONDS\n"
-"  addresses: any | ADDR[,ADDR...]\n"
-"  ratelimit: off | interval N burst N leak N kod on|off table-size N v6-prefix N\n"
-"state: none        (or \"state:\" followed by)\n"
-"  leap: N\n"
-"  stratum: N\n"
-"  precision: N     (log2 seconds)\n"
-"  root_delay: SECONDS.uuuuuu\n"
-"  root_dispersion: SECONDS.uuuuuu   (as pushed, without aging)\n"
-"  refid: ID        (dotted quad for stratum >= 2, else text if printable)\n"
-"  reftime: YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ   (0x0000000000000000 if zero)\n"
-"  age_ms: N\n"
-"  usable: yes|no   (fresh and synchronised: the kernel answers)\n"
-"counters:\n"
-"  NAME: N          (one line each; see 'ntpkctl help stats')\n"
-"-j: one JSON object {\"config\":{...},\"state\":{...}|null,\"counters\":{...}}\n"
-"with the same keys; state adds refid_raw and reftime_raw (hex).\n";
+static void show_usage(void)
+{
+	fputs("Usage: ntpkctl [-j] show\n"
+	      "Text layout (\"key: value\"; two spaces before keys inside a section):\n"
+	      "config:\n"
+	      "  enabled: yes|no\n"
+	      "  ports: N[,N...]\n"
+	      "  max_age: SECONDS\n"
+	      "  addresses: any | ADDR[,ADDR...]\n"
+	      "  ratelimit: off | interval N burst N leak N kod on|off table-size N v6-prefix N\n"
+	      "state: none        (or \"state:\" followed by)\n"
+	      "  leap: N\n"
+	      "  stratum: N\n"
+	      "  precision: N     (log2 seconds)\n"
+	      "  root_delay: SECONDS.uuuuuu\n"
+	      "  root_dispersion: SECONDS.uuuuuu   (as pushed, without aging)\n"
+	      "  refid: ID        (dotted quad for stratum >= 2, else text if printable)\n"
+	      "  reftime: YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ   (0x0000000000000000 if zero)\n"
+	      "  age_ms: N\n"
+	      "  usable: yes|no   (fresh and synchronised: the kernel answers)\n"
+	      "counters:\n"
+	      "  NAME: N          (one line each; see 'ntpkctl help stats')\n"
+	      "-j: one JSON object {\"config\":{...},\"state\":{...}|null,\"counters\":{...}}\n"
+	      "with the same keys; state adds refid_raw and reftime_raw (hex).\n", stdout);
+}
 
-static const char stats_usage[] =
-"Usage: ntpkctl [-j] stats [--prometheus] [--reset]\n"
-"Prints \"NAME: VALUE\" per counter, in this order: requests, replies,\n"
-"pass_not_ours, pass_unusual, pass_bad_source, pass_loopback, pass_short,\n"
-"pass_extensions, pass_not_mode3, pass_bad_version, pass_no_state,\n"
-"drop_malformed, drop_checksum, drop_route, drop_xmit, rl_dropped,\n"
-"rl_leaked, rl_kod.  -j: one JSON object {\"NAME\":VALUE,...}.\n"
-"--prometheus: text exposition format, ntpk_NAME_total counters plus the\n"
-"gauge ntpk_state_usable, for node_exporter's textfile collector.\n"
-"--reset: print, then zero the counters (CAP_NET_ADMIN).  Packets counted\n"
-"between the two steps are lost from the printed values.\n";
+static void stats_usage(void)
+{
+	fputs("Usage: ntpkctl [-j] stats [--prometheus] [--reset]\n"
+	      "Prints \"NAME: VALUE\" per counter, in this order: requests, replies,\n"
+	      "pass_not_ours, pass_unusual, pass_bad_source, pass_loopback, pass_short,\n"
+	      "pass_extensions, pass_not_mode3, pass_bad_version, pass_no_state,\n"
+	      "drop_malformed, drop_checksum, drop_route, drop_xmit, rl_dropped,\n"
+	      "rl_leaked, rl_kod.  -j: one JSON object {\"NAME\":VALUE,...}.\n"
+	      "--prometheus: text exposition format, ntpk_NAME_total counters plus the\n"
+	      "gauge ntpk_state_usable, for node_exporter's textfile collector.\n"
+	      "--reset: print, then zero the counters (CAP_NET_ADMIN).  Packets counted\n"
+	      "between the two steps are lost from the printed values.\n", stdout);
+}
 
-static const char set_usage[] =
-"Usage: ntpkctl set [enable|disable] [port N[,N...]] [max-age SECONDS]\n"
-"Any combination in one call, sent as one atomic change.\n"
-"  enable|disable  answer requests in this namespace (hooks on) or not\n"
-"  port            1 to 8 distinct UDP ports to serve (default 123)\n"
-"  max-age         1..3600: how long pushed state stays usable (default 5)\n";
+static void set_usage(void)
+{
+	printf("Usage: ntpkctl set [enable|disable] [port N[,N...]] [max-age SECONDS]\n"
+	       "Any combination in one call, sent as one atomic change.\n"
+	       "  enable|disable  answer requests in this namespace (hooks on) or not\n"
+	       "  port            1 to %d distinct UDP ports to serve (default %d)\n"
+	       "  max-age         1..%d: how long pushed state stays usable (default %d)\n",
+	       NTPK_MAX_PORTS, NTPK_PORT_DEFAULT, NTPK_MAX_AGE_MAX, NTPK_MAX_AGE_DEFAULT);
+}
 
-static const char addr_usage[] =
-"Usage: ntpkctl addr add|del ADDR | addr flush | [-j] addr list\n"
-"The served addresses: requests to other local addresses go to the daemon.\n"
-"When the set is empty, every local address is served.  At most 64.\n"
-"list prints one address per line; -j prints a JSON array of strings.\n";
+static void addr_usage(void)
+{
+	printf("Usage: ntpkctl addr add|del ADDR | addr flush | [-j] addr list\n"
+	       "The served addresses: requests to other local addresses go to the daemon.\n"
+	       "When the set is empty, every local address is served.  At most %d.\n"
+	       "list prints one address per line; -j prints a JSON array of strings.\n",
+	       NTPK_MAX_ADDRS);
+}
 
-static const char state_usage[] =
-"Usage: ntpkctl state set leap N stratum N precision N refid ID\n"
-"                        rootdelay SEC rootdisp SEC reftime TIME\n"
-"       ntpkctl state clear\n"
-"All seven words are required, in any order.\n"
-"  leap 0..3, stratum 0..16, precision -32..0 (log2 seconds)\n"
-"  rootdelay, rootdisp: seconds, 0 .. 65535.99998 (NTP short format)\n"
-"  refid: up to 4 printable ASCII characters (NUL padded) or a dotted quad\n"
-"  reftime: unix:SEC[.FRAC]  Unix time, at most 9 decimals\n"
-"           ntp:SEC[.FRAC]   NTP era 0 seconds (0..4294967295)\n"
-"           0xHEX            the raw 64-bit NTP timestamp, 1 to 16 digits\n"
-"           YYYY-MM-DDTHH:MM:SS[.FRAC]Z   UTC, as 'show' prints it\n"
-"The kernel answers only while leap != 3, stratum is 1..15 and the state\n"
-"is younger than max-age.  clear: forget the state at once.\n";
+static void state_usage(void)
+{
+	fputs("Usage: ntpkctl state set leap N stratum N precision N refid ID\n"
+	      "                        rootdelay SEC rootdisp SEC reftime TIME\n"
+	      "       ntpkctl state clear\n"
+	      "All seven words are required, in any order.\n"
+	      "  leap 0..3, stratum 0..16, precision -32..0 (log2 seconds)\n"
+	      "  rootdelay, rootdisp: seconds, 0 .. 65535.99998 (NTP short format)\n"
+	      "  refid: up to 4 printable ASCII characters (NUL padded) or a dotted quad\n"
+	      "  reftime: unix:SEC[.FRAC]  Unix time, at most 9 decimals\n"
+	      "           ntp:SEC[.FRAC]   NTP era 0 seconds (0..4294967295)\n"
+	      "           0xHEX            the raw 64-bit NTP timestamp, 1 to 16 digits\n"
+	      "           YYYY-MM-DDTHH:MM:SS[.FRAC]Z   UTC, as 'show' prints it\n"
+	      "The kernel answers only while leap != 3, stratum is 1..15 and the state\n"
+	      "is younger than max-age.  clear: forget the state at once.\n", stdout);
+}
 
-static const char ratelimit_usage[] =
-"Usage: ntpkctl ratelimit set [interval N] [burst N] [leak N] [kod on|off]\n"
-"                             [table-size N] [v6-prefix N]\n"
-"       ntpkctl ratelimit off\n"
-"Replaces the whole setting; omitted words take their defaults.\n"
-"  interval    -19..12, log2 seconds between requests per client (3)\n"
-"  burst       1..255 requests allowed above the rate (8)\n"
-"  leak        0..16: answer 1 in 2^leak limited requests; 0 never (2)\n"
-"  kod         on: answer limited requests with a RATE kiss-o'-death (off)\n"
-"  table-size  power of two, 1024..67108864 clients tracked (1048576)\n"
-"  v6-prefix   16..128, IPv6 prefix length identifying a client (64)\n";
+static void ratelimit_usage(void)
+{
+	printf("Usage: ntpkctl ratelimit set [interval N] [burst N] [leak N] [kod on|off]\n"
+	       "                             [table-size N] [v6-prefix N]\n"
+	       "       ntpkctl ratelimit off\n"
+	       "Replaces the whole setting; omitted words take their defaults.\n"
+	       "  interval    -19..12, log2 seconds between requests per client (%d)\n"
+	       "  burst       1..255 requests allowed above the rate (%d)\n"
+	       "  leak        0..16: answer 1 in 2^leak limited requests; 0 never (%d)\n"
+	       "  kod         on: answer limited requests with a RATE kiss-o'-death (off)\n"
+	       "  table-size  power of two, %u..%u clients tracked (%u)\n"
+	       "  v6-prefix   16..128, IPv6 prefix length identifying a client (%d)\n",
+	       NTPK_RL_INTERVAL_DEFAULT, NTPK_RL_BURST_DEFAULT,
+	       NTPK_RL_LEAK_DEFAULT, NTPK_RL_TABLE_MIN, NTPK_RL_TABLE_MAX,
+	       NTPK_RL_TABLE_DEFAULT, NTPK_RL_V6_PREFIX_DEFAULT);
+}
 
-static const char follow_usage[] =
-"Usage: ntpkctl follow [--source HOST[:PORT]] [--interval SEC] [--once]\n"
-"                      [--verbose]\n"
-"Polls the local NTP daemon (default 127.0.0.1:123; [v6]:port for IPv6)\n"
-"every --interval seconds (default 1, at least 0.1) and pushes its leap,\n"
-"stratum, precision, root delay and dispersion, refid and reftime.\n"
-"A reply counts only if: mode 4, version 3 or 4, our transmit timestamp\n"
-"echoed, round trip 0..1 s, daemon time within 1 s of CLOCK_REALTIME.\n"
-"No valid reply within min(interval, 1 s), or leap 3, or stratum outside\n"
-"1..15: the state is cleared at once.  Logs transitions on stderr (every\n"
-"poll with --verbose).  SIGINT/SIGTERM: clear the state, exit 0.\n"
-"--once: one poll; exit 0 if pushed, 1 if not (state cleared), 3/4 for\n"
-"netlink failures.  Without --once, netlink failures are logged and\n"
-"retried every poll (the module may be reloaded), except EPERM (exit 4).\n";
+static void follow_usage(void)
+{
+	fputs("Usage: ntpkctl follow [--source HOST[:PORT]] [--interval SEC] [--once]\n"
+	      "                      [--verbose]\n"
+	      "Polls the local NTP daemon (default 127.0.0.1:123; [v6]:port for IPv6)\n"
+	      "every --interval seconds (default 1, at least 0.1) and pushes its leap,\n"
+	      "stratum, precision, root delay and dispersion, refid and reftime.\n"
+	      "A reply counts only if: mode 4, version 3 or 4, our transmit timestamp\n"
+	      "echoed, round trip 0..1 s, daemon time within 1 s of CLOCK_REALTIME.\n"
+	      "No valid reply within min(interval, 1 s), or leap 3, or stratum outside\n"
+	      "1..15: the state is cleared at once.  Logs transitions on stderr (every\n"
+	      "poll with --verbose).  SIGINT/SIGTERM: clear the state, exit 0.\n"
+	      "--once: one poll; exit 0 if pushed, 1 if not (state cleared), 3/4 for\n"
+	      "netlink failures.  Without --once, netlink failures are logged and\n"
+	      "retried every poll (the module may be reloaded), except EPERM (exit 4).\n", stdout);
+}
+
+static void main_usage(void)
+{
+	fputs(usage_text, stdout);
+}
 
 static const struct subcommand {
 	const char *name;
 	int (*main)(int argc, char *argv[]);
-	const char *usage;
+	void (*usage)(void);
 } subcommands[] = {
 	{ "show", show_main, show_usage },
 	{ "set", set_main, set_usage },
@@ -143,7 +167,7 @@ static const struct subcommand {
 	{ "stats", stats_main, stats_usage },
 	{ "follow", follow_main, follow_usage },
 	{ "ratelimit", ratelimit_main, ratelimit_usage },
-	{ "help", help_main, usage_text },
+	{ "help", help_main, main_usage },
 };
 
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -170,7 +194,7 @@ bool command_usage(const char *name)
 
 	if (!sc)
 		return false;
-	fputs(sc->usage, stdout);
+	sc->usage();
 	return true;
 }
 
