@@ -1,0 +1,893 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""Guest side of `make bench`: ntpk against chronyd, ntpd and the floor.
+
+Runs as root inside the benchmark guest (bench/run starts it with
+scripts/vm-run, 2 vCPUs).  Layout:
+
+  client netns ntpkb-c                      server netns ntpkb-s
+  bench/out/ntpgen on CPU 1  --veth-->  receive processing on CPU 0 (RPS)
+  replies counted by nft                    daemons pinned to CPU 0
+  (netdev ingress, then dropped)
+
+This process and everything it spawns stays on CPU 1, so CPU 0's busy time
+is the server side alone: its receive path, the hook or the daemon, and
+the transmit of the replies (whose receive is steered back to CPU 1).
+
+For every server in turn: an idle baseline, a fixed offered load for the CPU
+cost, a rate ramp, and two runs at 50% and 90% of its capacity for the
+residence time.  Writes bench/out/results.json, summary.md, rate.dat and,
+with gnuplot, rate.png.
+"""
+import argparse
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(TOP, 'bench', 'out')
+WORK = '/tmp/ntpk-bench'
+GEN = os.path.join(OUT, 'ntpgen')
+NTPKCTL = os.path.join(TOP, 'userspace', 'ntpkctl')
+
+CNS, SNS = 'ntpkb-c', 'ntpkb-s'
+CDEV, SDEV = 'veth-c', 'veth-s'
+CLIENT_IP, SERVER_IP = '10.0.0.1', '10.0.0.2'
+POOL, POOL_BITS = '10.128.0.0/12', 12	# 2^20 = 1,048,576 client addresses
+SERVER_CPU, CLIENT_CPU = 0, 1
+RMEM = 8 << 20
+BACKLOG = 10000
+RL_TABLE = 1 << 22
+RL_ARGS = ['interval', '0', 'burst', '16', 'leak', '0', 'kod', 'off',
+	   'table-size', str(RL_TABLE)]
+
+USER_HZ = os.sysconf('SC_CLK_TCK')
+
+
+class BenchError(Exception):
+	pass
+
+
+T0 = time.monotonic()
+
+
+def log(msg):
+	print('bench: [%5.1f] %s' % (time.monotonic() - T0, msg),
+	      file=sys.stderr, flush=True)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_HOME_NS = os.open('/proc/self/ns/net', os.O_RDONLY)
+_NS_FDS = {}
+CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd):
+	if _libc.setns(fd, CLONE_NEWNET):
+		e = ctypes.get_errno()
+		raise OSError(e, 'setns: ' + os.strerror(e))
+
+
+@contextlib.contextmanager
+def in_ns(ns):
+	"""Switch this (single-threaded) process into network namespace NS:
+	/proc/self/net, /proc/sys/net, new sockets and spawned children are
+	then NS's.  Spawning through nsenter or `ip netns exec` costs a
+	process start each, which is slow under emulation."""
+	if not ns:
+		yield
+		return
+	if ns not in _NS_FDS:
+		_NS_FDS[ns] = os.open('/run/netns/' + ns, os.O_RDONLY)
+	_setns(_NS_FDS[ns])
+	try:
+		yield
+	finally:
+		_setns(_HOME_NS)
+
+
+def run(cmd, ns=None, check=True, input=None):
+	with in_ns(ns):
+		p = subprocess.run(cmd, input=input, capture_output=True,
+				   text=True)
+	if check and p.returncode:
+		raise BenchError('%s%s failed (%d): %s' %
+				 ('[%s] ' % ns if ns else '', ' '.join(cmd),
+				  p.returncode, (p.stderr or p.stdout).strip()))
+	return p.stdout
+
+
+def sysctl(name, value, ns=None):
+	with in_ns(ns):
+		with open('/proc/sys/' + name.replace('.', '/'), 'w') as f:
+			f.write('%s\n' % value)
+
+
+# --- measurement primitives ----------------------------------------------
+
+def cpu_sample(cpu=SERVER_CPU):
+	"""(monotonic seconds, busy USER_HZ ticks, idle+iowait ticks) of CPU."""
+	t = time.monotonic()
+	with open('/proc/stat') as f:
+		for line in f:
+			if line.startswith('cpu%d ' % cpu):
+				v = [int(x) for x in line.split()[1:]]
+				break
+	# user nice system idle iowait irq softirq steal
+	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return t, busy, v[3] + v[4]
+
+
+def busy_seconds(a, b):
+	"""Busy time of the CPU between two samples: wall time minus idle time
+	(idle is accounted exactly by NO_HZ, busy fields are tick-sampled)."""
+	wall = b[0] - a[0]
+	idle = (b[2] - a[2]) / USER_HZ
+	return max(0.0, wall - idle), wall, (b[1] - a[1]) / USER_HZ
+
+
+def netdev_stats(ns, dev):
+	"""(rx_packets, tx_dropped) of DEV in NS, from /proc/net/dev."""
+	with in_ns(ns):
+		with open('/proc/self/net/dev') as f:
+			lines = f.readlines()
+	for line in lines:
+		name, _, rest = line.partition(':')
+		if name.strip() == dev:
+			v = [int(x) for x in rest.split()]
+			return v[1], v[11]
+	raise BenchError('no %s in %s' % (dev, ns))
+
+
+def mac_of(ns, dev):
+	with in_ns(ns):
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	try:
+		ifr = fcntl.ioctl(s.fileno(), 0x8927,	# SIOCGIFHWADDR
+				  struct.pack('16s16x', dev.encode()))
+	finally:
+		s.close()
+	return ':'.join('%02x' % b for b in ifr[18:24])
+
+
+class NftCounter:
+	"""A named nftables counter, read over nfnetlink (NFT_MSG_GETOBJ) from a
+	socket opened in its namespace: exact, and no `nft` start per read."""
+	NFNL_SUBSYS_NFTABLES = 10
+	NFT_MSG_NEWOBJ, NFT_MSG_GETOBJ = 18, 19
+	NFTA_OBJ_TABLE, NFTA_OBJ_NAME, NFTA_OBJ_TYPE, NFTA_OBJ_DATA = 1, 2, 3, 4
+	NFT_OBJECT_COUNTER = 1
+	NFTA_COUNTER_PACKETS = 2
+	FAMILIES = {'ip': 2, 'netdev': 5}
+
+	def __init__(self, ns, family, table, name):
+		with in_ns(ns):
+			self.sock = socket.socket(socket.AF_NETLINK,
+						  socket.SOCK_RAW, 12)
+		self.sock.bind((0, 0))
+		self.what = '%s %s %s %s' % (ns, family, table, name)
+		self.seq = 0
+		attrs = (self.attr(self.NFTA_OBJ_TABLE, table.encode() + b'\0') +
+			 self.attr(self.NFTA_OBJ_NAME, name.encode() + b'\0') +
+			 self.attr(self.NFTA_OBJ_TYPE,
+				   struct.pack('>I', self.NFT_OBJECT_COUNTER)))
+		self.body = struct.pack('BBH', self.FAMILIES[family], 0, 0) + attrs
+
+	@staticmethod
+	def attr(t, data):
+		a = struct.pack('HH', 4 + len(data), t) + data
+		return a + b'\0' * (-len(a) % 4)
+
+	@staticmethod
+	def attrs(buf):
+		off = 0
+		while off + 4 <= len(buf):
+			ln, t = struct.unpack_from('HH', buf, off)
+			if ln < 4:
+				break
+			yield t & 0x3fff, buf[off + 4:off + ln]
+			off += (ln + 3) & ~3
+
+	def read(self):
+		self.seq += 1
+		mtype = self.NFNL_SUBSYS_NFTABLES << 8 | self.NFT_MSG_GETOBJ
+		msg = struct.pack('IHHII', 16 + len(self.body), mtype, 1,
+				  self.seq, 0) + self.body
+		self.sock.send(msg)
+		buf = self.sock.recv(65536)
+		ln, mtype, _, seq, _ = struct.unpack_from('IHHII', buf)
+		if mtype == 2:	# NLMSG_ERROR
+			err = struct.unpack_from('i', buf, 16)[0]
+			raise BenchError('nft counter %s: %s' %
+					 (self.what, os.strerror(-err)))
+		for t, v in self.attrs(buf[20:ln]):
+			if t == self.NFTA_OBJ_DATA:
+				for t2, v2 in self.attrs(v):
+					if t2 == self.NFTA_COUNTER_PACKETS:
+						return struct.unpack('>Q', v2)[0]
+		raise BenchError('nft counter %s: no packet count' % self.what)
+
+
+def softnet():
+	"""Per CPU (processed, dropped) of the receive backlog."""
+	with open('/proc/net/softnet_stat') as f:
+		return [(int(line.split()[0], 16), int(line.split()[1], 16))
+			for line in f]
+
+
+# --- servers ---------------------------------------------------------------
+
+class Server:
+	name = ''
+	label = ''
+	answers = True		# False: the floor, which drops
+
+	def start(self):
+		pass
+
+	def stop(self):
+		pass
+
+	def counted(self):
+		"""Requests handled so far: replies seen by the client (or drops)."""
+		return BENCH.replies.read()
+
+	def check(self):
+		"""Sanity checks after the server's runs; returns notes."""
+		return []
+
+
+class Ntpk(Server):
+	name = 'ntpk'
+	label = 'ntpk'
+
+	def __init__(self, ratelimit=False):
+		self.rl = ratelimit
+		if ratelimit:
+			self.name = 'ntpk-rl'
+			self.label = 'ntpk, rate limit on'
+
+	def ctl(self, *args):
+		return run([NTPKCTL] + list(args), ns=SNS)
+
+	def start(self):
+		self.ctl('set', 'enable', 'max-age', '3600')
+		self.ctl('state', 'set', 'leap', '0', 'stratum', '2',
+			 'precision', '-20', 'refid', '10.0.0.9',
+			 'rootdelay', '0.001', 'rootdisp', '0.001',
+			 'reftime', 'unix:%d' % int(time.time()))
+		if self.rl:
+			self.ctl('ratelimit', 'set', *RL_ARGS)
+		else:
+			self.ctl('ratelimit', 'off')
+		self.ctl('stats', '--reset')
+		show = self.ctl('show')
+		if 'usable: yes' not in show:
+			raise BenchError('ntpk state not usable:\n' + show)
+
+	def stats(self):
+		return json.loads(self.ctl('-j', 'stats'))
+
+	def stop(self):
+		self.ctl('ratelimit', 'off')
+		self.ctl('state', 'clear')
+		self.ctl('set', 'disable')
+
+	def check(self):
+		st = self.stats()
+		notes = []
+		bad = {k: v for k, v in st.items()
+		       if v and k not in ('requests', 'replies')}
+		if bad:
+			notes.append('module counters besides replies: %s' % bad)
+		if self.rl and st.get('rl_dropped', 0):
+			raise BenchError('rate limiter limited %d requests: the '
+					 'limits must not bite' % st['rl_dropped'])
+		self.final_stats = st
+		return notes
+
+
+class Chronyd(Server):
+	name = 'chronyd'
+	label = 'chronyd'
+
+	def start(self):
+		conf = os.path.join(WORK, 'chrony.conf')
+		with open(conf, 'w') as f:
+			f.write('port 123\nallow all\nnoclientlog\n'
+				'local stratum 2\ncmdport 0\n'
+				'pidfile %s/chronyd.pid\n' % WORK)
+		self.log = open(os.path.join(WORK, 'chronyd.log'), 'w')
+		self.proc = spawn_server(['chronyd', '-f', conf, '-n', '-x', '-d'],
+					 self.log)
+		wait_answering(self)
+
+	def stop(self):
+		stop_proc(self.proc)
+
+
+class Ntpd(Server):
+	name = 'ntpd'
+	label = 'ntpd (ntpsec)'
+
+	def start(self):
+		ntpd = os.environ.get('NTPK_BENCH_NTPD')
+		if not ntpd or not os.access(ntpd, os.X_OK):
+			raise BenchError('NTPK_BENCH_NTPD unset or not executable '
+					 '(bench/run sets it from scripts/ntpsec-unpack)')
+		conf = os.path.join(WORK, 'ntp.conf')
+		with open(conf, 'w') as f:
+			# No upstream: orphan mode makes it a synchronised
+			# stratum-2 source at once, like chronyd's "local".
+			f.write('tos orphan 2 orphanwait 0\n'
+				'restrict default\n'
+				'disable monitor\n')
+		env = dict(os.environ)
+		env['LD_LIBRARY_PATH'] = os.environ.get('NTPK_BENCH_NTPD_LIBS', '')
+		self.log = open(os.path.join(WORK, 'ntpd.log'), 'w')
+		self.proc = spawn_server([ntpd, '-n', '-g', '-c', conf, '-l',
+					  os.path.join(WORK, 'ntpd.msgs')],
+					 self.log, env)
+		wait_answering(self)
+
+	def stop(self):
+		stop_proc(self.proc)
+
+
+class Floor(Server):
+	name = 'floor'
+	label = 'floor (nft drop)'
+	answers = False
+
+	def start(self):
+		run(['nft', '-f', '-'], ns=SNS, input='''
+table ip floor {
+	counter drops {}
+	chain pre {
+		type filter hook prerouting priority raw;
+		ip daddr %s udp dport 123 counter name drops drop
+	}
+}
+''' % SERVER_IP)
+		self.drops = NftCounter(SNS, 'ip', 'floor', 'drops')
+
+	def counted(self):
+		return self.drops.read()
+
+	def stop(self):
+		run(['nft', 'delete', 'table', 'ip', 'floor'], ns=SNS)
+
+
+def spawn_server(cmd, logf, env=None):
+	"""Start a daemon in the server namespace, pinned to the server CPU."""
+	with in_ns(SNS):
+		return subprocess.Popen(
+			cmd, stdout=logf, stderr=subprocess.STDOUT, env=env,
+			preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CPU}))
+
+
+def stop_proc(proc):
+	if proc.poll() is None:
+		proc.terminate()
+		try:
+			proc.wait(10)
+		except subprocess.TimeoutExpired:
+			proc.kill()
+			proc.wait()
+
+
+# --- the bench -------------------------------------------------------------
+
+class Bench:
+	def __init__(self, args):
+		self.args = args
+		self.seq = 0
+		self.smac = None
+
+	def setup(self):
+		os.makedirs(WORK, exist_ok=True)
+		for ns in (CNS, SNS):
+			run(['ip', 'netns', 'del', ns], check=False)
+			run(['ip', 'netns', 'add', ns])
+		run(['ip', 'link', 'add', CDEV, 'netns', CNS, 'type', 'veth',
+		     'peer', 'name', SDEV, 'netns', SNS])
+		for ns, dev, ip in ((CNS, CDEV, CLIENT_IP), (SNS, SDEV, SERVER_IP)):
+			sysctl('net.ipv6.conf.all.disable_ipv6', 1, ns)
+			sysctl('net.ipv6.conf.default.disable_ipv6', 1, ns)
+			sysctl('net.ipv4.conf.all.rp_filter', 0, ns)
+			sysctl('net.ipv4.conf.default.rp_filter', 0, ns)
+			run(['ip', '-batch', '-'], ns=ns, input=
+			    'link set lo up\naddr add %s/24 dev %s\n'
+			    'link set %s up\n' % (ip, dev, dev))
+		cmac = mac_of(CNS, CDEV)
+		self.smac = mac_of(SNS, SDEV)
+		# Replies go through one gateway: one neighbour, not a million.
+		run(['ip', '-batch', '-'], ns=SNS, input=
+		    'route add %s via %s\n'
+		    'neigh replace %s lladdr %s dev %s nud permanent\n' %
+		    (POOL, CLIENT_IP, CLIENT_IP, cmac, SDEV))
+		# Receive processing: the server side on CPU 0, the client's
+		# (replies) on CPU 1 with the generator.  sysfs shows the
+		# devices of the namespace it was mounted in, which
+		# `ip netns exec` arranges.
+		for ns, dev, cpu in ((SNS, SDEV, SERVER_CPU),
+				     (CNS, CDEV, CLIENT_CPU)):
+			run(['ip', 'netns', 'exec', ns, 'sh', '-c',
+			     'echo %x > /sys/class/net/%s/queues/rx-0/rps_cpus'
+			     % (1 << cpu, dev)])
+		# Socket buffers for the userspace servers, as an operator would.
+		sysctl('net.core.rmem_default', RMEM)
+		sysctl('net.core.rmem_max', RMEM)
+		sysctl('net.core.netdev_max_backlog', BACKLOG)
+		# Count replies precisely, and drop them before the client's IP
+		# stack (they are for addresses it does not have).
+		run(['nft', '-f', '-'], ns=CNS, input='''
+table netdev bench {
+	counter replies {}
+	counter other {}
+	chain in {
+		type filter hook ingress device %s priority 0;
+		ip saddr %s ip daddr %s udp sport 123 counter name replies drop
+		counter name other drop
+	}
+}
+''' % (CDEV, SERVER_IP, POOL))
+		self.replies = NftCounter(CNS, 'netdev', 'bench', 'replies')
+		self.other = NftCounter(CNS, 'netdev', 'bench', 'other')
+		run(['modprobe', 'ntpk'])
+
+	def teardown(self):
+		for ns in (CNS, SNS):
+			run(['ip', 'netns', 'del', ns], check=False)
+
+	def offered_counters(self):
+		return netdev_stats(SNS, SDEV)[0], netdev_stats(CNS, CDEV)[1]
+
+	def settle(self, srv, timeout=5.0):
+		"""Wait until nothing moves any more (the server's queues are
+		drained, its replies received) for two polls, then return its
+		count."""
+		last = (softnet(), srv.counted())
+		end = time.monotonic() + timeout
+		still = 0
+		while time.monotonic() < end and still < 2:
+			time.sleep(0.1)
+			cur = (softnet(), srv.counted())
+			still = still + 1 if cur == last else 0
+			last = cur
+		return last[1]
+
+	def offer(self, srv, rate, count, capture=0, cpu=False):
+		"""Offer COUNT requests at RATE; returns a result dict."""
+		c0 = srv.counted()
+		o0 = self.offered_counters()
+		sd0 = softnet()[SERVER_CPU][1]
+		s0 = cpu_sample() if cpu else None
+		cmd = [GEN, '--dev', CDEV, '--dst-mac', self.smac,
+		       '--dst', SERVER_IP, '--src', POOL, '--rate', str(rate),
+		       '--count', str(count), '--seq-start', str(self.seq)]
+		if capture:
+			cmd += ['--capture', str(capture)]
+		with in_ns(CNS):
+			p = subprocess.run(cmd, capture_output=True, text=True)
+		self.seq += count
+		gen = dict(kv.split('=', 1) for kv in p.stdout.split())
+		if p.returncode not in (0, 1) or 'sent' not in gen:
+			raise BenchError('ntpgen failed (%d): %s %s' %
+					 (p.returncode, p.stdout, p.stderr))
+		c1 = self.settle(srv)
+		s1 = cpu_sample() if cpu else None
+		o1 = self.offered_counters()
+		sd1 = softnet()[SERVER_CPU][1]
+		sent = int(gen['sent'])
+		delivered = o1[0] - o0[0]
+		backlog_drops = o1[1] - o0[1]
+		# The offered count must be exactly what was asked for: every
+		# request left the generator and reached the server's device
+		# (or was dropped in the server CPU's backlog, the server's loss).
+		if sent != count or delivered + backlog_drops != count:
+			raise BenchError(
+				'%s at %d/s: asked for %d requests, generator sent %d, '
+				'server device got %d (+%d backlog drops)' %
+				(srv.name, rate, count, sent, delivered,
+				 backlog_drops))
+		r = {
+			'rate': rate,
+			'count': count,
+			'answered': c1 - c0,
+			'loss': 1.0 - (c1 - c0) / count,
+			'gen_ok': gen['ok'] == '1',
+			'achieved': float(gen['achieved']),
+			'backlog_drops': backlog_drops,
+			'softnet_drops': sd1 - sd0,
+		}
+		if cpu:
+			busy, wall, ticks = busy_seconds(s0, s1)
+			r.update(busy=busy, wall=wall, busy_ticks=ticks)
+		if capture:
+			r.update(res_n=int(gen['res_n']),
+				 res_p50=int(gen['res_p50_ns']),
+				 res_p99=int(gen['res_p99_ns']),
+				 cap_seen=int(gen['cap_seen']),
+				 cap_drops=int(gen['cap_drops']))
+		return r
+
+	def baseline(self, seconds):
+		a = cpu_sample()
+		time.sleep(seconds)
+		b = cpu_sample()
+		busy, wall, _ = busy_seconds(a, b)
+		return busy / wall
+
+	def step(self, srv, rate, secs, **kw):
+		"""One ramp point; a schedule slip is retried once."""
+		count = max(1, int(rate * secs))
+		for attempt in (1, 2):
+			r = self.offer(srv, rate, count, **kw)
+			if r['gen_ok']:
+				break
+			log('%s: generator missed its schedule at %d/s (got %.0f/s)%s'
+			    % (srv.name, rate, r['achieved'],
+			       ', retrying' if attempt == 1 else ''))
+		return r
+
+	def measure(self, srv):
+		a = self.args
+		res = {'name': srv.name, 'label': srv.label, 'notes': []}
+		log('%s: start' % srv.name)
+		srv.start()
+		# Start-up probes may draw port unreachables; count from here.
+		other0 = self.other.read()
+		try:
+			# Warm up: first packets pay for cold caches and lazy setup.
+			self.offer(srv, a.cost_rate, max(1, a.cost_rate // 10))
+
+			# CPU cost at a fixed offered load, against an idle baseline.
+			base = self.baseline(a.base_secs)
+			r = self.offer(srv, a.cost_rate, int(a.cost_rate * a.cost_secs),
+				       cpu=True)
+			extra = r['busy'] - base * r['wall']
+			r['baseline_busy_frac'] = base
+			r['ns_per'] = (extra / r['answered'] * 1e9
+				       if r['answered'] else None)
+			res['cost'] = r
+			log('%s: cost %s ns per %s (%d of %d handled, busy %.2fs of '
+			    '%.2fs, baseline %.1f%%)' %
+			    (srv.name, '%.0f' % r['ns_per'] if r['ns_per'] else '-',
+			     'reply' if srv.answers else 'drop', r['answered'],
+			     r['count'], r['busy'], r['wall'], base * 100))
+			if r['loss'] > 0.001:
+				res['notes'].append(
+					'lost %.2f%% at the cost load' % (r['loss'] * 100))
+
+			res['ramp'] = self.ramp(srv)
+			good = [p for p in res['ramp']
+				if p['gen_ok'] and p['loss'] <= 0.001]
+			cap = max((p['rate'] for p in good), default=None)
+			res['capacity'] = cap
+			res['capacity_gen_limited'] = any(
+				not p['gen_ok'] for p in res['ramp'])
+			if srv.answers and cap:
+				for frac in a.res_fracs:
+					rate = max(1, int(cap * frac))
+					r = self.step(srv, rate, a.res_secs,
+						      capture=int(rate * a.res_secs))
+					res['res%d' % int(frac * 100)] = r
+					log('%s: residence at %d/s: p50 %d ns, p99 %d '
+					    'ns (%d samples)' % (srv.name, rate,
+					    r['res_p50'], r['res_p99'], r['res_n']))
+			res['notes'] += srv.check()
+			other = self.other.read() - other0
+			if other:
+				res['notes'].append('%d packets other than replies '
+						    'reached the client' % other)
+		finally:
+			srv.stop()
+		return res
+
+	def ramp(self, srv):
+		a = self.args
+		pts = []
+		rate = a.ramp_start
+		last_good = None
+		first_bad = None
+		while rate <= a.ramp_max:
+			p = self.step(srv, rate, a.ramp_secs)
+			pts.append(p)
+			log('%s: ramp %d/s: answered %d of %d (loss %.3f%%)%s' %
+			    (srv.name, rate, p['answered'], p['count'],
+			     p['loss'] * 100,
+			     '' if p['gen_ok'] else ' GENERATOR LIMITED'))
+			if not p['gen_ok']:
+				break
+			if p['loss'] <= 0.001:
+				last_good = rate
+			elif first_bad is None:
+				first_bad = rate
+			if p['loss'] > 0.01:
+				break
+			rate = int(rate * a.ramp_factor)
+		# Refine between the last good and the first bad rate.
+		if last_good and first_bad and first_bad > last_good:
+			lo, hi = last_good, first_bad
+			for _ in range(a.refine):
+				mid = int((lo * hi) ** 0.5)
+				if mid <= lo or mid >= hi:
+					break
+				p = self.step(srv, mid, a.ramp_secs)
+				pts.append(p)
+				log('%s: refine %d/s: loss %.3f%%' %
+				    (srv.name, mid, p['loss'] * 100))
+				if p['gen_ok'] and p['loss'] <= 0.001:
+					lo = mid
+				else:
+					hi = mid
+		pts.sort(key=lambda p: p['rate'])
+		return pts
+
+
+def wait_answering(srv, timeout=30.0):
+	"""Poll with single requests until the daemon answers."""
+	b = BENCH
+	end = time.monotonic() + timeout
+	while time.monotonic() < end:
+		c0 = srv.counted()
+		b.offer(srv, 100, 1)
+		if srv.counted() > c0:
+			return
+		time.sleep(0.2)
+	raise BenchError('%s did not answer within %.0f s' % (srv.name, timeout))
+
+
+# --- output ----------------------------------------------------------------
+
+def fmt_ns(v):
+	if v is None:
+		return '-'
+	if v >= 10000:
+		return '%.0f µs' % (v / 1000)
+	if v >= 1000:
+		return '%.1f µs' % (v / 1000)
+	return '%.0f ns' % v
+
+
+def ratio(a, b):
+	if not a or not b:
+		return '-'
+	return '%.2f' % (a / b)
+
+
+def summarize(results, args, meta):
+	by = {r['name']: r for r in results}
+	ch = by.get('chronyd')
+	fl = by.get('floor')
+
+	def cost(r):
+		return r.get('cost', {}).get('ns_per') if r else None
+
+	def p99(r, k='res90'):
+		return r.get(k, {}).get('res_p99') if r else None
+
+	L = []
+	L.append('| server | CPU per reply | vs chronyd | vs floor | '
+		 'max rate ≤0.1% loss | vs chronyd | residence p50 / p99 at 50% | '
+		 'residence p50 / p99 at 90% | p99 at 90% vs chronyd |')
+	L.append('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+	for r in results:
+		c = r.get('cost', {})
+		cap = r.get('capacity')
+		if cap is None:
+			capt = '-'
+		elif r.get('capacity_gen_limited'):
+			capt = '≥ %d/s' % cap
+		else:
+			capt = '%d/s' % cap
+		res = []
+		for k in ('res50', 'res90'):
+			x = r.get(k)
+			res.append('%s / %s' % (fmt_ns(x['res_p50']), fmt_ns(x['res_p99']))
+				   if x else '-')
+		per = 'drop' if r['name'] == 'floor' else 'reply'
+		L.append('| %s | %s%s | %s | %s | %s | %s | %s | %s | %s |' % (
+			r['label'], fmt_ns(c.get('ns_per')),
+			'' if per == 'reply' else ' (per drop)',
+			ratio(cost(r), cost(ch)), ratio(cost(r), cost(fl)), capt,
+			ratio(cap, ch.get('capacity') if ch else None),
+			res[0], res[1], ratio(p99(r), p99(ch))))
+
+	nk = by.get('ntpk')
+	rl = by.get('ntpk-rl')
+	targets = []
+
+	def target(what, val, limit, text):
+		if val is None:
+			targets.append((what, text, '-', 'not measured'))
+		else:
+			targets.append((what, text, '%.3f' % val,
+					'met' if val <= limit else 'MISSED'))
+	target('CPU cost per reply, ntpk : chronyd',
+	       cost(nk) / cost(ch) if cost(nk) and cost(ch) else None,
+	       0.2, '≤ 1 : 5 (0.200)')
+	target('CPU cost per reply, ntpk : floor',
+	       cost(nk) / cost(fl) if cost(nk) and cost(fl) else None,
+	       2.5, '≤ 2.5 : 1 (2.500)')
+	target('residence p99 at 90% of capacity, ntpk : chronyd',
+	       p99(nk) / p99(ch) if p99(nk) and p99(ch) else None,
+	       0.1, '≤ 1 : 10 (0.100)')
+	target('CPU cost, rate limiting on : off',
+	       cost(rl) / cost(nk) if cost(rl) and cost(nk) else None,
+	       1.3, '≤ 1.3 : 1 (1.300)')
+	L.append('')
+	L.append('| target | bar | measured | |')
+	L.append('| --- | --- | ---: | --- |')
+	for t in targets:
+		L.append('| %s | %s | %s | %s |' % t)
+
+	L.append('')
+	L.append('Conditions: %s.' % meta['guest'])
+	L.append('CPU cost: busy time of the serving vCPU (wall minus idle from '
+		 '/proc/stat) while offering %d requests/s for %g s, less the '
+		 'same server\'s idle baseline (%g s), divided by the replies '
+		 'counted at the client (for the floor: by the packets its rule '
+		 'dropped).' % (args.cost_rate, args.cost_secs, args.base_secs))
+	L.append('Rate: offered from %d/s, ×%g per %g s step until loss > 1%%, '
+		 'then %d refinement steps; "max rate" is the highest offered '
+		 'rate answered with ≤ 0.1%% loss ("≥": the generator could not '
+		 'offer more).  Residence time: transmit minus receive timestamp '
+		 'of the replies, %g s at 50%% and 90%% of that rate.' %
+		 (args.ramp_start, args.ramp_factor, args.ramp_secs, args.refine,
+		  args.res_secs))
+	L.append('Setup: generator and reply counting on vCPU %d, server '
+		 'receive processing steered to vCPU %d by RPS, daemons pinned '
+		 'there; net.core.rmem_default = rmem_max = %d bytes; '
+		 'netdev_max_backlog %d; requests from %s (2^%d addresses, '
+		 'each request of a run from an address not used before in it) '
+		 'and varying ports.  ntpk rate limit on: `ratelimit set %s` '
+		 '(%d MiB table; nobody is limited, it measures the lookup).  '
+		 'chronyd %s (`noclientlog`, `local stratum 2`, `-x`); %s '
+		 '(`tos orphan 2`, `disable monitor`).' %
+		 (CLIENT_CPU, SERVER_CPU, RMEM, BACKLOG, POOL, 32 - POOL_BITS,
+		  ' '.join(RL_ARGS), RL_TABLE * 8 >> 20,
+		  meta.get('chronyd', '?'), meta.get('ntpd', 'ntpd')))
+	L.append('Run: %s, commit %s, %s.' % (meta['date'], meta['commit'],
+					     meta['mode']))
+	notes = [(r['name'], n) for r in results for n in r.get('notes', [])]
+	if notes:
+		L.append('')
+		L.append('Notes:')
+		for name, n in notes:
+			L.append('- %s: %s' % (name, n))
+	return '\n'.join(L) + '\n', targets
+
+
+def write_plot(results):
+	dat = os.path.join(OUT, 'rate.dat')
+	with open(dat, 'w') as f:
+		for r in results:
+			f.write('"%s" "answered"\n' % r['label'])
+			for p in r.get('ramp', []):
+				f.write('%d %.1f\n' % (p['rate'],
+						       p['rate'] * (1 - p['loss'])))
+			f.write('\n\n')
+	if not shutil.which('gnuplot'):
+		log('gnuplot missing: no rate.png')
+		return False
+	p = subprocess.run(['gnuplot', '-e', 'datafile="%s"; outfile="%s"; n=%d'
+			    % (dat, os.path.join(OUT, 'rate.png'), len(results)),
+			    os.path.join(TOP, 'bench', 'rate.gp')],
+			   capture_output=True, text=True)
+	if p.returncode:
+		log('gnuplot failed: ' + p.stderr)
+		return False
+	return True
+
+
+def guest_desc():
+	kver = os.uname().release
+	ncpu = os.cpu_count()
+	model = '?'
+	with open('/proc/cpuinfo') as f:
+		for line in f:
+			if line.startswith('model name'):
+				model = line.split(':', 1)[1].strip()
+				break
+	accel = 'TCG' if 'QEMU' in model or 'TCG' in model else 'QEMU'
+	return ('QEMU guest (%s, CPU "%s"), %d vCPUs, Linux %s' %
+		(accel, model, ncpu, kver))
+
+
+def main():
+	global BENCH
+	ap = argparse.ArgumentParser()
+	ap.add_argument('--smoke', action='store_true')
+	ap.add_argument('--servers', default='ntpk,ntpk-rl,chronyd,ntpd,floor')
+	args = ap.parse_args()
+	# Full run / smoke run parameters.
+	if args.smoke:
+		args.cost_rate, args.cost_secs, args.base_secs = 500, 0.6, 0.3
+		args.ramp_start, args.ramp_factor, args.ramp_secs = 1000, 2.0, 0.3
+		args.ramp_max, args.refine, args.res_secs = 1000, 0, 0.3
+		args.res_fracs = (0.9,)
+	else:
+		args.cost_rate, args.cost_secs, args.base_secs = 5000, 6.0, 2.0
+		args.ramp_start, args.ramp_factor, args.ramp_secs = 2000, 1.5, 1.5
+		args.ramp_max, args.refine, args.res_secs = 400000, 2, 2.0
+		args.res_fracs = (0.5, 0.9)
+
+	os.sched_setaffinity(0, {CLIENT_CPU})
+	if os.cpu_count() < 2:
+		raise BenchError('needs 2 CPUs')
+	os.makedirs(OUT, exist_ok=True)
+	for f in ('summary.md', 'rate.png', 'rate.dat', 'results.json'):
+		try:
+			os.unlink(os.path.join(OUT, f))
+		except FileNotFoundError:
+			pass
+
+	t0 = time.monotonic()
+	BENCH = Bench(args)
+	make = {'ntpk': lambda: Ntpk(False), 'ntpk-rl': lambda: Ntpk(True),
+		'chronyd': Chronyd, 'ntpd': Ntpd, 'floor': Floor}
+	servers = [make[n]() for n in args.servers.split(',')]
+	meta = {
+		'guest': guest_desc(),
+		'date': time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+		'commit': os.environ.get('NTPK_BENCH_COMMIT', '?'),
+		'mode': 'bench-smoke (tiny loads, not a measurement)'
+			if args.smoke else 'make bench',
+		'chronyd': 'chrony ' + run(['chronyd', '--version']).split()[3],
+	}
+	ntpd = os.environ.get('NTPK_BENCH_NTPD')
+	if ntpd:
+		env = dict(os.environ,
+			   LD_LIBRARY_PATH=os.environ.get('NTPK_BENCH_NTPD_LIBS', ''))
+		meta['ntpd'] = subprocess.run([ntpd, '--version'], env=env,
+					      capture_output=True,
+					      text=True).stdout.strip()
+	results = []
+	try:
+		BENCH.setup()
+		for s in servers:
+			results.append(BENCH.measure(s))
+	finally:
+		BENCH.teardown()
+	meta['seconds'] = time.monotonic() - t0
+
+	summary, targets = summarize(results, args, meta)
+	with open(os.path.join(OUT, 'summary.md'), 'w') as f:
+		f.write(summary)
+	with open(os.path.join(OUT, 'results.json'), 'w') as f:
+		json.dump({'meta': meta, 'results': results,
+			   'targets': targets}, f, indent=1)
+	plotted = write_plot(results)
+	print(summary, end='')
+	log('guest part took %.0f s' % meta['seconds'])
+
+	failed = []
+	for r in results:
+		c = r.get('cost', {})
+		if not c.get('answered'):
+			failed.append('%s handled nothing' % r['name'])
+		elif args.smoke and c['loss'] > 0.05:
+			failed.append('%s handled only %d of %d' %
+				      (r['name'], c['answered'], c['count']))
+	if not plotted:
+		failed.append('no plot')
+	if failed:
+		raise BenchError('; '.join(failed))
+
+
+if __name__ == '__main__':
+	try:
+		main()
+	except BenchError as e:
+		print('bench: FAILED: %s' % e, file=sys.stderr)
+		sys.exit(1)
