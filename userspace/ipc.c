@@ -523,7 +523,7 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
 		if (mnl_attr_get_type(a) != NTPK_A_ADDR)
 			continue;
-		if (m->naddrs >= NTPK_MAX_ADDRS)
+		if (m->naddrs >= MODEL_MAX_ADDRS)
 			return -EOVERFLOW;
 		err = parse_addr(a, &m->addrs[m->naddrs]);
 		if (err)

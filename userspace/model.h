@@ -59,6 +59,12 @@ struct ntpk_ratelimit {
 	uint8_t v6_prefix;
 };
 
+/*
+ * The kernel counts NTPK_MAX_ADDRS per address family; room for both, so
+ * that a full set still lists.
+ */
+#define MODEL_MAX_ADDRS (2 * NTPK_MAX_ADDRS)
+
 struct ntpk_model {
 	struct ntpk_config config;
 	bool has_state;
@@ -68,7 +74,7 @@ struct ntpk_model {
 	bool has_ratelimit;
 	struct ntpk_ratelimit ratelimit;
 	/* From the NTPK_CMD_ADDR_GET dump, not from GET itself. */
-	struct ntpk_addr addrs[NTPK_MAX_ADDRS];
+	struct ntpk_addr addrs[MODEL_MAX_ADDRS];
 	unsigned int naddrs;
 };
 

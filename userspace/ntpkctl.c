@@ -94,7 +94,7 @@ static void addr_usage(void)
 {
 	printf("Usage: ntpkctl addr add|del ADDR | addr flush | [-j] addr list\n"
 	       "The served addresses: requests to other local addresses go to the daemon.\n"
-	       "When the set is empty, every local address is served.  At most %d.\n"
+	       "When the set is empty, every local address is served.  At most %d per family.\n"
 	       "list prints one address per line; -j prints a JSON array of strings.\n",
 	       NTPK_MAX_ADDRS);
 }
@@ -203,6 +203,8 @@ int help_main(int argc, char *argv[])
 	if (argc > 2)
 		return usage_error("help: too many arguments");
 	if (argc == 2) {
+		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+			argv[1] = "help";
 		if (!command_usage(argv[1]))
 			return usage_error("help: unknown command \"%s\"",
 					   argv[1]);
