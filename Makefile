@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# ntpk: the kernel module (kmod/), its control tool (userspace/) and tests.
+#
+#   make            kmod/ntpk.ko and userspace/ntpkctl (W=1 passes through)
+#   make deps       install the Debian packages everything needs
+#   make check      deps, warning-free build (W=1), host unit tests, then the
+#                   guest suite (selftests/run under scripts/vm-run)
+#   make unit       host unit tests of the NTP packet core (KTAP)
+#   make fuzz       a short libFuzzer run on the packet core
+#   make demo       deps, build, then scripts/demo in a guest
+#   make clean      back to the tree as cloned
+#
+# KDIR is the kernel build tree: the running kernel's if its headers are
+# installed, else the newest /lib/modules/V/build with a /boot/vmlinuz-V.
+# The guests boot that same kernel: its release goes to scripts/vm-run as
+# NTPK_KVER.  VM_TIMEOUT (seconds) bounds the guest suite.
+
+ifeq ($(KDIR),)
+KDIR := $(shell \
+	d=/lib/modules/$$(uname -r)/build; \
+	if [ -d "$$d" ]; then echo "$$d"; exit; fi; \
+	for v in $$(ls /lib/modules 2>/dev/null | sort -rV); do \
+		if [ -d /lib/modules/$$v/build ] && [ -e /boot/vmlinuz-$$v ]; then \
+			echo /lib/modules/$$v/build; exit; \
+		fi; \
+	done)
+endif
+
+ifeq ($(NTPK_KVER),)
+NTPK_KVER := $(patsubst /lib/modules/%/build,%,$(filter /lib/modules/%/build,$(KDIR:/=)))
+ifeq ($(NTPK_KVER),)
+NTPK_KVER := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+endif
+endif
+export NTPK_KVER
+
+VM_TIMEOUT ?= 780
+VM_RUN := scripts/vm-run --module kmod/ntpk.ko
+
+all: module userspace
+
+need-kdir:
+	@test -n "$(KDIR)" -a -d "$(KDIR)" || { \
+		echo "no kernel build tree (KDIR='$(KDIR)'): run 'make deps' or pass KDIR=" >&2; \
+		exit 1; }
+
+module: need-kdir
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(W),W=$(W)) modules
+
+userspace:
+	$(MAKE) -C userspace
+
+# Programs the guest tests run besides the module: ntpkctl and the compiled
+# helpers in selftests/.  (scripts/check-debug builds these too.)
+guest-deps: userspace
+	$(MAKE) -C selftests
+
+deps:
+	scripts/deps
+
+unit:
+	$(MAKE) -C selftests/unit run
+
+fuzz:
+	$(MAKE) -C selftests/unit fuzz
+
+# The module is rebuilt from scratch with W=1 so that every warning shows up
+# (kbuild would skip unchanged objects); any "warning:" fails, in the module,
+# ntpkctl or the test helpers alike.  The sub-makes re-read this file, so
+# KDIR is found after deps installed the headers.
+check: deps
+	$(MAKE) check-build
+	$(MAKE) unit
+	$(MAKE) check-vm
+
+check-build: need-kdir
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C userspace clean
+	$(MAKE) -C selftests clean
+	@log=$$(mktemp); rc=0; \
+	{ $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules && \
+	  $(MAKE) -C userspace && $(MAKE) -C selftests; } >$$log 2>&1 || rc=$$?; \
+	cat $$log; \
+	if [ $$rc -eq 0 ] && grep -q 'warning:' $$log; then \
+		echo "check: the build printed warnings:" >&2; \
+		grep 'warning:' $$log >&2; rc=1; \
+	fi; \
+	rm -f $$log; exit $$rc
+
+check-vm:
+	$(VM_RUN) --cpus 2 --timeout $(VM_TIMEOUT) -- selftests/run
+
+demo: deps
+	$(MAKE) all guest-deps
+	$(VM_RUN) -- scripts/demo
+
+clean:
+	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
+		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; \
+	else \
+		rm -f Module.symvers modules.order kmod/*.o kmod/*.ko \
+		kmod/*.mod kmod/*.mod.c kmod/.*.cmd kmod/modules.order \
+		kmod/Module.symvers .*.cmd; \
+	fi
+	$(MAKE) -C userspace clean
+	$(MAKE) -C selftests clean
+	$(MAKE) -C selftests/unit clean
+	rm -rf bench/out
+
+.PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
+	check-build check-vm demo clean

@@ -1,0 +1,358 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the ntpk guest selftests (bash).  A test starts with
+#
+#	#!/bin/bash
+#	. "$(dirname "$0")/lib.sh"
+#
+# and runs as root in a scripts/vm-run guest.  Sourcing this file turns on
+# `set -eE -o pipefail`, so every line of a test is an assertion: a failing
+# command ends the test, and the exit trap says which line it was.  Write
+# negative checks as `! cmd || false`.  At exit, the test's own cleanup()
+# (if it defines one) runs first, then what was registered with `defer`,
+# then the namespaces from ns_create are deleted.
+#
+# KTAP:
+#	ktap_plan N              "TAP version 13" and "1..N"
+#	ktap_ok NAME             ok N NAME
+#	ktap_fail NAME           not ok N NAME
+#	ktap_skip NAME REASON    ok N NAME # SKIP REASON
+#	ktap_skip_ok REASON      declares the skips legitimate on this machine
+#	                         (selftests/run fails unexplained skips in CI)
+#	ktap_test NAME CMD...    runs CMD (under set -e, in a subshell): ok or
+#	                         not ok NAME; the test goes on either way.
+#	                         Variables, defer and ns_create inside CMD do
+#	                         not outlive it: set shared things up outside
+#	ktap_finish              exit 0 all passed, 1 any failed or the count
+#	                         differs from the plan, 4 all skipped
+# Namespaces and processes:
+#	ns_create VAR...         a namespace per VAR, named VAR-<random>, lo up;
+#	                         its name goes into $VAR
+#	n NS CMD...              run CMD in namespace NS
+#	veth_pair NS1 DEV1 NS2 DEV2   a veth pair between two namespaces, up
+#	defer CMD...             run CMD at exit (last registered first)
+#	bg_run NS CMD...         start CMD in NS in the background, killed at
+#	                         exit; its pid is in $BG_PID
+#	with_timeout SEC CMD...  CMD, killed after SEC seconds (exit 124); CMD
+#	                         is a program, not a function: in a namespace,
+#	                         with_timeout SEC ip netns exec NS CMD...
+#	wait_until SEC CMD...    retry CMD every 0.2 s until it succeeds or SEC
+#	                         seconds passed (then return 1)
+# Requirements:
+#	require_cmd CMD...       fail (not skip) when a command is missing: a
+#	                         missing dependency is a broken test machine
+# ntpk:
+#	ntpk_load, ntpk_unload   modprobe ntpk / modprobe -r ntpk
+#	ntpkctl ...              is on PATH (userspace/ntpkctl of this tree)
+# chrony:
+#	chronyd_server NS [STRATUM] [CONF-LINE...]
+#	                         chronyd in NS as a local-clock server (stratum
+#	                         3 by default), answering any client, not
+#	                         touching the clock; returns once it answers
+#	chronyd_client NS SERVER... [-- CONF-LINE...]
+#	                         chronyd in NS polling SERVERs (iburst), -x
+#	chronyc_in NS ARG...     chronyc talking to the chronyd of NS
+#
+# Files: $TMP is a per-test temporary directory, removed at exit.
+
+set -eE -o pipefail
+
+NTPK_SELFTESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NTPK_TOP=$(dirname "$NTPK_SELFTESTS")
+PATH=$NTPK_TOP/userspace:$PATH
+# The system python has scapy; a python3 earlier on PATH may not.
+PY=/usr/bin/python3
+TMP=$(mktemp -d /tmp/ntpk-test.XXXXXX)
+
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+__ktap_n=0
+__ktap_plan=
+__ktap_pass=0
+__ktap_fail=0
+__ktap_skip=0
+__ktap_done=
+__lib_err=
+__lib_defer=()
+__lib_ns=()
+
+ktap_plan()
+{
+	__ktap_plan=$1
+	echo "TAP version 13"
+	echo "1..$1"
+}
+
+ktap_ok()
+{
+	__ktap_n=$((__ktap_n + 1))
+	__ktap_pass=$((__ktap_pass + 1))
+	echo "ok $__ktap_n $1"
+}
+
+ktap_fail()
+{
+	__ktap_n=$((__ktap_n + 1))
+	__ktap_fail=$((__ktap_fail + 1))
+	echo "not ok $__ktap_n $1"
+}
+
+ktap_skip()
+{
+	__ktap_n=$((__ktap_n + 1))
+	__ktap_skip=$((__ktap_skip + 1))
+	echo "ok $__ktap_n $1 # SKIP $2"
+}
+
+ktap_skip_ok()
+{
+	echo "# SKIP-OK: $*"
+}
+
+# set -e does not apply to a function called as an if/&&/|| condition, so
+# the command runs in a subshell with set -e while ours is off.
+ktap_test()
+{
+	local name=$1 rc=0 had_e=
+
+	shift
+	case $- in *e*) had_e=1 ;; esac
+	set +e
+	(__lib_in_test=$name; set -e; "$@")
+	rc=$?
+	[ -z "$had_e" ] || set -e
+	__lib_err=
+	if [ $rc -eq 0 ]; then
+		ktap_ok "$name"
+	else
+		ktap_fail "$name"
+	fi
+}
+
+ktap_finish()
+{
+	__ktap_done=1
+	echo "# $__ktap_pass passed, $__ktap_fail failed, $__ktap_skip skipped"
+	if [ -n "$__ktap_plan" ] && [ "$__ktap_n" -ne "$__ktap_plan" ]; then
+		echo "# planned $__ktap_plan tests, ran $__ktap_n"
+		exit $KSFT_FAIL
+	fi
+	[ $__ktap_fail -eq 0 ] || exit $KSFT_FAIL
+	if [ $__ktap_skip -gt 0 ] && [ $__ktap_pass -eq 0 ]; then
+		exit $KSFT_SKIP
+	fi
+	exit $KSFT_PASS
+}
+
+defer()
+{
+	__lib_defer+=("$(printf '%q ' "$@")")
+}
+
+__lib_in_test=
+
+# Where a command failed: the innermost line outside this file, so that a
+# failing `n ns cmd` points at the test's line, not at n().
+__lib_on_err()
+{
+	local k=1 line=$1 where=
+
+	while [ "${BASH_SOURCE[k]}" = "${BASH_SOURCE[0]}" ] &&
+	      [ $((k + 1)) -lt ${#BASH_SOURCE[@]} ]; do
+		line=${BASH_LINENO[k]}
+		where=" (in ${FUNCNAME[k]})"
+		k=$((k + 1))
+	done
+	__lib_err="${BASH_SOURCE[k]##*/} line $line$where: $2"
+	[ -z "$__lib_in_test" ] || echo "# $__lib_in_test: failed at $__lib_err"
+}
+
+__lib_on_exit()
+{
+	local rc=$? i
+
+	set +eE
+	trap - ERR
+	if [ $rc -ne 0 ] && [ -z "$__ktap_done" ] && [ -n "$__lib_err" ]; then
+		echo "# aborted at $__lib_err (exit $rc)"
+	fi
+	if declare -F cleanup >/dev/null; then
+		cleanup
+	fi
+	for ((i = ${#__lib_defer[@]} - 1; i >= 0; i--)); do
+		eval "${__lib_defer[i]}" >/dev/null 2>&1
+	done
+	for i in "${__lib_ns[@]}"; do
+		ip netns del "$i" 2>/dev/null
+	done
+	rm -rf "$TMP"
+	exit $rc
+}
+
+trap '__lib_on_err $LINENO "$BASH_COMMAND"' ERR
+trap __lib_on_exit EXIT
+
+ns_create()
+{
+	local var name
+
+	for var in "$@"; do
+		name=$var-$(printf '%04x%04x' $RANDOM $RANDOM)
+		ip netns add "$name"
+		__lib_ns+=("$name")
+		ip -n "$name" link set lo up
+		printf -v "$var" '%s' "$name"
+	done
+}
+
+n()
+{
+	local ns=$1
+
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+veth_pair()
+{
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+bg_run()
+{
+	local ns=$1
+
+	shift
+	ip netns exec "$ns" "$@" &
+	BG_PID=$!
+	defer __lib_kill "$BG_PID"
+}
+
+__lib_kill()
+{
+	kill "$1" 2>/dev/null || return 0
+	wait "$1" 2>/dev/null || true
+}
+
+with_timeout()
+{
+	local sec=$1
+
+	shift
+	timeout -k 5 "$sec" "$@"
+}
+
+wait_until()
+{
+	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
+
+	shift
+	until "$@"; do
+		if [ $(($(date +%s%N) / 1000000)) -ge $deadline ]; then
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+
+require_cmd()
+{
+	local c missing=
+
+	for c in "$@"; do
+		command -v "$c" >/dev/null || missing="$missing $c"
+	done
+	if [ -n "$missing" ]; then
+		echo "# missing:$missing (scripts/deps installs them)"
+		return 1
+	fi
+}
+
+ntpk_load()
+{
+	modprobe ntpk
+}
+
+# Namespaces going away release their ntpk state asynchronously (cleanup_net
+# runs from a workqueue), so the module can stay busy for a moment.
+ntpk_unload()
+{
+	grep -q '^ntpk ' /proc/modules || return 0
+	wait_until 10 modprobe -r ntpk 2>/dev/null ||
+		modprobe -r ntpk
+}
+
+__chrony_dir()
+{
+	echo "$TMP/chrony-$1"
+}
+
+# chronyd -u root: the socket directory may then be ours (it insists that
+# only its user can write there), and -x: the clock is the guest's, shared by
+# every namespace.
+__chronyd_start()
+{
+	local ns=$1 dir
+
+	dir=$(__chrony_dir "$ns")
+	mkdir -p "$dir"
+	chmod 700 "$dir"
+	shift
+	{
+		echo "bindcmdaddress $dir/chronyd.sock"
+		echo "cmdport 0"
+		echo "pidfile $dir/chronyd.pid"
+		echo "driftfile $dir/drift"
+		printf '%s\n' "$@"
+	} >"$dir/chrony.conf"
+	n "$ns" chronyd -x -u root -f "$dir/chrony.conf" -l "$dir/chronyd.log"
+	defer __chronyd_stop "$dir"
+	if ! wait_until 20 chronyc_in "$ns" -n tracking >/dev/null 2>&1; then
+		echo "# chronyd in $ns does not answer; its log:"
+		sed 's/^/#   /' "$dir/chronyd.log"
+		return 1
+	fi
+}
+
+__chronyd_stop()
+{
+	local pid
+
+	pid=$(cat "$1/chronyd.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || return 0
+	wait_until 5 eval "! kill -0 $pid 2>/dev/null" || kill -9 "$pid"
+}
+
+chronyd_server()
+{
+	local ns=$1 stratum=${2:-3}
+
+	shift
+	[ $# -eq 0 ] || shift
+	__chronyd_start "$ns" "local stratum $stratum" "allow all" "$@"
+}
+
+chronyd_client()
+{
+	local ns=$1 s servers=()
+
+	shift
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		servers+=("server $1 iburst")
+		shift
+	done
+	[ $# -eq 0 ] || shift
+	__chronyd_start "$ns" "${servers[@]}" "$@"
+}
+
+chronyc_in()
+{
+	local ns=$1
+
+	shift
+	n "$ns" chronyc -h "$(__chrony_dir "$ns")/chronyd.sock" "$@"
+}
