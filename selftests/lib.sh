@@ -52,6 +52,7 @@
 #	chronyd_client NS SERVER... [-- CONF-LINE...]
 #	                         chronyd in NS polling SERVERs (iburst), -x
 #	chronyc_in NS ARG...     chronyc talking to the chronyd of NS
+#	chronyd_stop NS          stop it before exit
 #
 # Files: $TMP is a per-test temporary directory, removed at exit.
 
@@ -347,6 +348,11 @@ chronyd_client()
 	done
 	[ $# -eq 0 ] || shift
 	__chronyd_start "$ns" "${servers[@]}" "$@"
+}
+
+chronyd_stop()
+{
+	__chronyd_stop "$(__chrony_dir "$1")"
 }
 
 chronyc_in()
