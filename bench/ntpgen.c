@@ -54,6 +54,8 @@ struct opts {
 	unsigned int batch;
 	unsigned long capture;
 	unsigned long seq_start;
+	unsigned long burst;
+	double sample;
 	double linger;
 };
 
@@ -68,14 +70,18 @@ static void usage(void)
 	fprintf(stderr,
 "usage: ntpgen --dev IF --dst-mac MAC --dst IP --src NET/BITS --rate PPS\n"
 "              --count N [--batch B] [--capture N] [--linger SEC]\n"
-"              [--seq-start N]\n"
+"              [--seq-start N] [--sample P] [--burst N]\n"
 "  --src NET/BITS  client address pool, 2^(32-BITS) addresses\n"
 "  --batch B       at most B frames per sendmmsg (default 16, max 64)\n"
 "  --capture N     read replies, residence time over up to N of them\n"
 "  --linger SEC    keep reading replies SEC after the last send (0.3)\n"
 "  --seq-start N   first request number: request k comes from pool address\n"
 "                  scramble(k mod pool size), so consecutive runs started\n"
-"                  where the last stopped use addresses not used before\n");
+"                  where the last stopped use addresses not used before\n"
+"  --sample P      capture only a random fraction P of the replies\n"
+"                  (in the kernel's filter, so the rest cost nothing)\n"
+"  --burst N       send in bursts of N frames (as fast as possible), N/rate\n"
+"                  seconds apart; default 1, evenly paced\n");
 	exit(2);
 }
 
@@ -220,6 +226,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "capture", required_argument, NULL, 'c' },
 		{ "linger", required_argument, NULL, 'l' },
 		{ "seq-start", required_argument, NULL, 'S' },
+		{ "sample", required_argument, NULL, 'p' },
+		{ "burst", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c, have_mac = 0;
@@ -228,6 +236,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->batch = 16;
 	o->linger = 0.3;
+	o->sample = 1;
+	o->burst = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -273,6 +283,16 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			if (*end)
 				usage();
 			break;
+		case 'B':
+			o->burst = strtoul(optarg, &end, 10);
+			if (*end || !o->burst)
+				usage();
+			break;
+		case 'p':
+			o->sample = strtod(optarg, &end);
+			if (*end || o->sample <= 0 || o->sample > 1)
+				usage();
+			break;
 		case 'S':
 			o->seq_start = strtoul(optarg, &end, 10);
 			if (*end)
@@ -293,10 +313,15 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 }
 
 /* Replies: IPv4, UDP, from the server, source port 123. */
-static int open_capture(int ifindex, struct in_addr server)
+static int open_capture(int ifindex, struct in_addr server, double sample)
 {
 	uint32_t srv = ntohl(server.s_addr);
+	/* Keep a packet when a random u32 is below this. */
+	uint32_t keep = sample >= 1 ? UINT32_MAX :
+			(uint32_t)(sample * 4294967296.0);
 	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_RANDOM),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, keep, 12, 0),
 		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, 9),
 		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),
@@ -436,7 +461,7 @@ int main(int argc, char **argv)
 	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
 
 	if (o.capture) {
-		cap.fd = open_capture(sll.sll_ifindex, o.dst);
+		cap.fd = open_capture(sll.sll_ifindex, o.dst, o.sample);
 		cap.max = o.capture;
 		cap.res = calloc(o.capture, sizeof(*cap.res));
 		if (!cap.res)
@@ -462,13 +487,15 @@ int main(int argc, char **argv)
 
 		now = now_ns(CLOCK_MONOTONIC);
 		/* Frames due by now on the schedule sent[k] at t0 + k/rate. */
-		want = (uint64_t)((double)(now - t0) * o.rate / 1e9) + 1;
+		want = ((uint64_t)((double)(now - t0) * o.rate / 1e9 /
+				   o.burst) + 1) * o.burst;
 		if (want > o.count)
 			want = o.count;
 		if (want <= sent) {
 			struct timespec ts;
 
-			deadline = t0 + (uint64_t)((double)sent * 1e9 / o.rate);
+			deadline = t0 + (uint64_t)((double)(sent / o.burst *
+					o.burst) * 1e9 / o.rate);
 			ts.tv_sec = deadline / 1000000000ULL;
 			ts.tv_nsec = deadline % 1000000000ULL;
 			if (cap.fd >= 0)
