@@ -5,8 +5,13 @@
  * Global options, then a subcommand from the table below.  The help texts
  * live here too, so that the whole command line is documented in one file.
  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/ntpk.h>
 
 #include "report.h"
@@ -33,10 +38,12 @@ static const char usage_text[] =
 "  ratelimit off\n"
 "  follow [--source HOST[:PORT]] [--interval SEC] [--once] [--verbose]\n"
 "                               feed the state from the local NTP daemon\n"
+"  apply [--check] FILE         make the configuration what FILE says\n"
 "  help [COMMAND]               details and output formats of one command\n"
 "ID: up to 4 ASCII characters or an IPv4 address.  TIME: unix:SEC[.FRAC],\n"
 "  ntp:SEC[.FRAC], 0xHEX (raw NTP 32.32) or YYYY-MM-DDTHH:MM:SS[.FRAC]Z.\n"
-"Options: -j JSON output (show, stats, addr list); -h help; -V version.\n"
+"Options: -j JSON output (show, stats, addr list); -n NETNS act in that\n"
+"  namespace (a name in /run/netns, or a path); -h help; -V version.\n"
 "Exit: 0 ok, 1 failed, 2 usage error, 3 module not available,\n"
 "      4 permission denied (CAP_NET_ADMIN in the namespace's user ns).\n";
 
@@ -150,6 +157,24 @@ static void follow_usage(void)
 	      "retried every poll (the module may be reloaded), except EPERM (exit 4).\n", stdout);
 }
 
+static void apply_usage(void)
+{
+	printf("Usage: ntpkctl apply [--check] FILE   (FILE - reads stdin)\n"
+	       "Makes this namespace's configuration exactly what FILE says; what it\n"
+	       "leaves out takes its default.  One directive per line, # comments:\n"
+	       "  enable | disable            (default disable)\n"
+	       "  port N[,N...]               (default %d)\n"
+	       "  max-age SECONDS             (default %d)\n"
+	       "  addr ADDR [ADDR...]         served addresses, repeatable (default any)\n"
+	       "  ratelimit off | ratelimit [interval N] [burst N] [leak N] [kod on|off]\n"
+	       "                [table-size N] [v6-prefix N]   (default off)\n"
+	       "Values as for set, addr and ratelimit set.  The whole file is checked\n"
+	       "first: errors print as FILE:LINE: MESSAGE, exit 2, nothing changes.\n"
+	       "--check: only check the file.  The served set is replaced without\n"
+	       "passing through empty; an unchanged rate limit keeps its history.\n",
+	       NTPK_PORT_DEFAULT, NTPK_MAX_AGE_DEFAULT);
+}
+
 static void main_usage(void)
 {
 	fputs(usage_text, stdout);
@@ -167,6 +192,7 @@ static const struct subcommand {
 	{ "stats", stats_main, stats_usage },
 	{ "follow", follow_main, follow_usage },
 	{ "ratelimit", ratelimit_main, ratelimit_usage },
+	{ "apply", apply_main, apply_usage },
 	{ "help", help_main, main_usage },
 };
 
@@ -214,10 +240,43 @@ int help_main(int argc, char *argv[])
 	return EXIT_OK;
 }
 
+/*
+ * Like ip -n: everything after this, netlink and follow's UDP socket alike,
+ * happens in that namespace.  Needs CAP_SYS_ADMIN, as setns(2) does.
+ */
+static int enter_netns(const char *name)
+{
+	char path[4096];
+	int fd, err;
+
+	if (strchr(name, '/'))
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		fprintf(stderr, "%s: cannot open network namespace \"%s\": %s\n",
+			prog, name, strerror(err));
+		return err == ENOENT ? EXIT_USAGE :
+		       err == EACCES || err == EPERM ? EXIT_PERM : EXIT_FAILED;
+	}
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		err = errno;
+		close(fd);
+		fprintf(stderr, "%s: cannot enter network namespace \"%s\": %s\n",
+			prog, name, strerror(err));
+		return err == EPERM ? EXIT_PERM :
+		       err == EINVAL ? EXIT_USAGE : EXIT_FAILED;
+	}
+	close(fd);
+	return EXIT_OK;
+}
+
 int main(int argc, char *argv[])
 {
 	const struct subcommand *sc;
-	int i;
+	int i, ret;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
@@ -225,6 +284,12 @@ int main(int argc, char *argv[])
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(usage_text, stdout);
 			return EXIT_OK;
+		} else if (!strcmp(argv[i], "-n") || !strcmp(argv[i], "--netns")) {
+			if (++i == argc)
+				return usage_error("%s needs a namespace", argv[i - 1]);
+			ret = enter_netns(argv[i]);
+			if (ret)
+				return ret;
 		} else if (!strcmp(argv[i], "-V") ||
 			   !strcmp(argv[i], "--version")) {
 			printf("ntpkctl %s (generic netlink \"%s\" version %d)\n",

@@ -17,6 +17,7 @@ int ratelimit_main(int argc, char *argv[]);
 int addr_main(int argc, char *argv[]);
 int state_main(int argc, char *argv[]);
 int follow_main(int argc, char *argv[]);
+int apply_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 
 /* Prints the detailed usage of one subcommand; false if there is none. */
