@@ -67,6 +67,7 @@ net_rx_action process_backlog __netif_receive_skb_one_core ip_rcv ip_rcv_core
 nf_hook_slow ip_rcv_finish ip_local_deliver udp_rcv __udp_enqueue_schedule_skb
 sock_def_readable nft_do_chain kfree_skb_reason consume_skb
 ntpk_ipv4_in check_payload fill_ntp ntpk_rl_check4 ktime_get_with_offset
+ntp_set_tx ntp_ts_from_unix csum_partial dst_release get_random_u32
 __ip_dev_find nf_ip_checksum skb_ensure_writable ip_route_output_flow
 ip_local_out ip_output ip_finish_output2 __dev_queue_xmit veth_xmit __netif_rx
 __sysvec_call_function_single native_send_call_func_single_ipi
@@ -783,6 +784,7 @@ class Bench:
 		return pts
 
 
+GRAPH_ROOTS = ('__netif_receive_skb_one_core', 'net_rx_action')
 GRAPH_LINE = re.compile(
 	r'^\s*\d+\)\s+(?:[+!#*@$]\s*)?(?:([\d.]+) us\s+)?\|\s*'
 	r'(?:(\w[\w.]*)(?: \[\w+\])?\(\) \{|(\w[\w.]*)(?: \[\w+\])?\(\);'
@@ -790,22 +792,24 @@ GRAPH_LINE = re.compile(
 
 
 def graph_report(trace, name, count, rate, handled, missing):
-	"""Fold a function_graph trace into a call tree: per call path, the
-	calls and the time per handled request, inclusive and self."""
+	"""Fold a function_graph trace into a call tree: per call path, calls
+	per handled request and the median time per call, inclusive of traced
+	callees.  Medians, because the host preempting the emulated CPU adds
+	milliseconds to whatever call happens to be running."""
 	n = max(1, handled)
-	stats = {}	# path -> [calls, inclusive us, traced calls below]
+	stats = {}	# path -> [durations us], [traced calls below]
 	stack = []	# [name, traced calls below so far]
-	leaf_avg = {}
+	leaf = {}
 	for line in trace.splitlines():
 		m = GRAPH_LINE.match(line)
 		if not m:
 			continue
-		dur, opened, leaf, closed = m.groups()
+		dur, opened, lf, closed = m.groups()
 		if opened:
 			stack.append([opened, 0])
 			continue
-		if leaf:
-			p = tuple(x[0] for x in stack) + (leaf,)
+		if lf:
+			p = tuple(x[0] for x in stack) + (lf,)
 			below = 0
 		else:
 			if not stack:
@@ -821,45 +825,56 @@ def graph_report(trace, name, count, rate, handled, missing):
 			below = fr[1]
 		if dur is None:
 			continue
-		st = stats.setdefault(p, [0, 0.0, 0])
-		st[0] += 1
-		st[1] += float(dur)
-		st[2] += below
+		# One tree per request, whatever interrupt or softirq
+		# entry it was processed from.
+		for root in GRAPH_ROOTS:
+			if root in p:
+				p = p[p.index(root):]
+				break
+		st = stats.setdefault(p, ([], []))
+		st[0].append(float(dur))
+		st[1].append(below)
 		if stack:
 			stack[-1][1] += below + 1
-		if leaf:
-			c, u = leaf_avg.get(leaf, (0, 0.0))
-			leaf_avg[leaf] = (c + 1, u + float(dur))
-	# The tracer's cost per traced call: at most the average duration
+		if lf:
+			leaf.setdefault(lf, []).append(float(dur))
+
+	def med(v):
+		v = sorted(v)
+		return v[len(v) // 2] if v else 0.0
+
+	# The tracer's own cost per traced call: at most the median duration
 	# of the cheapest frequent leaf.
-	avgs = [u / c for c, u in leaf_avg.values() if c >= n // 2]
-	ovh = min(avgs) if avgs else 0.0
+	meds = [med(v) for v in leaf.values() if len(v) >= n // 2]
+	ovh = min(meds) if meds else 0.0
 	out = ['# %s: function_graph on CPU %d, %d requests at %d/s, %d handled.'
 	       % (name, SERVER_CPU, count, rate, handled),
-	       '# Per handled request: calls, inclusive time, self time (not in '
-	       'traced callees), and inclusive',
-	       '# time less the tracer\'s overhead of %.0f ns per traced call '
-	       '(the cheapest leaf\'s average),' % (ovh * 1e3),
-	       '# for the call and every traced call below it.  Emulated: '
-	       'compare rows and servers, not absolutes.',
-	       '# %-52s %8s %10s %10s %10s' % ('call path', 'calls', 'incl ns',
-					      'self ns', 'corr ns')]
+	       '# Per call path: calls per handled request; median time per '
+	       'call including traced callees;',
+	       '# the same less the tracer\'s own cost, %.0f ns per traced call '
+	       '(the cheapest frequent leaf\'s' % (ovh * 1e3),
+	       '# median), for the call and each traced call below it; and '
+	       'mean time per request.',
+	       '# Emulated (TCG): compare rows and servers, not absolutes.',
+	       '# %-50s %8s %10s %10s %10s' % ('call path', 'calls/req',
+					      'med ns', 'corr ns', 'mean/req')]
 	children = {}
 	for p in stats:
 		children.setdefault(p[:-1], []).append(p)
 
 	def walk(prefix, depth):
 		kids = sorted(children.get(prefix, []),
-			      key=lambda q: -stats[q][1])
+			      key=lambda q: -sum(stats[q][0]))
 		for q in kids:
-			c, us, below = stats[q]
-			sub = sum(stats[k][1] for k in children.get(q, []))
-			corr = max(0.0, us - ovh * (c + below))
-			if us * 1e3 / n < 50 and depth > 0:
+			d, below = stats[q]
+			per_req = len(d) / n
+			if per_req < 0.05:
 				continue
-			out.append('  %-52s %8.2f %10.0f %10.0f %10.0f' %
-				   ('  ' * depth + q[-1], c / n, us * 1e3 / n,
-				    (us - sub) * 1e3 / n, corr * 1e3 / n))
+			m = med(d)
+			corr = max(0.0, m - ovh * (1 + med(below)))
+			out.append('  %-50s %8.2f %10.0f %10.0f %10.0f' %
+				   ('  ' * depth + q[-1], per_req, m * 1e3,
+				    corr * 1e3, sum(d) * 1e3 / n))
 			walk(q, depth + 1)
 	walk((), 0)
 	if missing:
