@@ -46,8 +46,13 @@ SERVER_CPU, CLIENT_CPU = 0, 1
 RMEM = 8 << 20
 BACKLOG = 10000
 RL_TABLE = 1 << 22
-RL_ARGS = ['interval', '0', 'burst', '16', 'leak', '0', 'kod', 'off',
-	   'table-size', str(RL_TABLE)]
+RL_TABLE_SMOKE = 1 << 16	# zeroing 32 MiB is slow under emulation
+
+
+def rl_args(args):
+	return ['interval', '0', 'burst', '16', 'leak', '0', 'kod', 'off',
+		'table-size', str(RL_TABLE_SMOKE if args.smoke else RL_TABLE)]
+
 
 USER_HZ = os.sysconf('SC_CLK_TCK')
 
@@ -171,6 +176,15 @@ def netdev_stats(ns, dev):
 			v = [int(x) for x in rest.split()]
 			return v[1], v[11]
 	raise BenchError('no %s in %s' % (dev, ns))
+
+
+def rps(ns, devs, cpu):
+	"""Steer the receive processing of DEVS in NS to CPU.  sysfs shows
+	the devices of the namespace it was mounted in, which `ip netns exec`
+	arranges."""
+	run(['ip', 'netns', 'exec', ns, 'sh', '-c', '; '.join(
+		'echo %x > /sys/class/net/%s/queues/rx-0/rps_cpus' % (1 << cpu, d)
+		for d in devs)])
 
 
 def mac_of(ns, dev):
@@ -300,10 +314,7 @@ class Ntpk(Server):
 			 'rootdelay', '0.001', 'rootdisp', '0.001',
 			 'reftime', 'unix:%d' % int(time.time()))
 		if self.rl:
-			self.ctl('ratelimit', 'set', *RL_ARGS)
-		else:
-			self.ctl('ratelimit', 'off')
-		self.ctl('stats', '--reset')
+			self.ctl('ratelimit', 'set', *rl_args(BENCH.args))
 		show = self.ctl('show')
 		if 'usable: yes' not in show:
 			raise BenchError('ntpk state not usable:\n' + show)
@@ -312,9 +323,7 @@ class Ntpk(Server):
 		return json.loads(self.ctl('-j', 'stats'))
 
 	def stop(self):
-		self.ctl('ratelimit', 'off')
-		self.ctl('state', 'clear')
-		self.ctl('set', 'disable')
+		pass	# deleting the namespace turns it all off
 
 	def check(self):
 		st = self.stats()
@@ -433,18 +442,26 @@ class Bench:
 		self.servers = servers
 		for i, srv in enumerate(servers):
 			srv.place(i)
-		for ns in [CNS] + [srv.ns for srv in servers]:
-			run(['ip', 'netns', 'del', ns], check=False)
-			run(['ip', 'netns', 'add', ns])
+		# Few process starts: each costs a good fraction of a second
+		# under emulation on a busy host.
+		nss = [CNS] + [srv.ns for srv in servers]
+		run(['ip', '-force', '-batch', '-'], check=False,
+		    input=''.join('netns del %s\n' % ns for ns in nss))
+		run(['ip', '-batch', '-'],
+		    input=''.join('netns add %s\n' % ns for ns in nss) +
+		    ''.join('link add %s netns %s type veth peer name %s netns '
+			    '%s\n' % (srv.cdev, CNS, srv.sdev, srv.ns)
+			    for srv in servers))
+		run(['ip', '-batch', '-'], ns=CNS,
+		    input=''.join('link set %s up\n' % srv.cdev
+				  for srv in servers))
+		for ns in nss:
 			sysctl('net.ipv6.conf.all.disable_ipv6', 1, ns)
 			sysctl('net.ipv6.conf.default.disable_ipv6', 1, ns)
 			sysctl('net.ipv4.conf.all.rp_filter', 0, ns)
 			sysctl('net.ipv4.conf.default.rp_filter', 0, ns)
 		chains = []
 		for srv in servers:
-			run(['ip', 'link', 'add', srv.cdev, 'netns', CNS, 'type',
-			     'veth', 'peer', 'name', srv.sdev, 'netns', srv.ns])
-			run(['ip', 'link', 'set', srv.cdev, 'up'], ns=CNS)
 			cmac = mac_of(CNS, srv.cdev)
 			srv.smac = mac_of(srv.ns, srv.sdev)
 			# Replies go through one gateway: one neighbour, not
@@ -457,16 +474,11 @@ class Bench:
 			     CLIENT_IP, cmac, srv.sdev))
 			# Receive processing: the server side on CPU 0, the
 			# client's (replies) on CPU 1 with the generator.
-			# sysfs shows the devices of the namespace it was
-			# mounted in, which `ip netns exec` arranges.
-			for ns, dev, cpu in ((srv.ns, srv.sdev, SERVER_CPU),
-					     (CNS, srv.cdev, CLIENT_CPU)):
-				run(['ip', 'netns', 'exec', ns, 'sh', '-c',
-				     'echo %x > /sys/class/net/%s/queues/rx-0/'
-				     'rps_cpus' % (1 << cpu, dev)])
+			rps(srv.ns, [srv.sdev], SERVER_CPU)
 			chains.append(CLIENT_CHAIN % {
 				'i': srv.i, 'dev': srv.cdev, 'srv': SERVER_IP,
 				'pool': POOL})
+		rps(CNS, [srv.cdev for srv in servers], CLIENT_CPU)
 		# Socket buffers for the userspace servers, as an operator would.
 		sysctl('net.core.rmem_default', RMEM)
 		sysctl('net.core.rmem_max', RMEM)
@@ -1005,11 +1017,12 @@ def summarize(results, args, meta):
 		 'netdev_max_backlog %d; requests from %s (2^%d addresses, '
 		 'each request of a run from an address not used before in it) '
 		 'and varying ports.  ntpk rate limit on: `ratelimit set %s` '
-		 '(%d MiB table; nobody is limited, it measures the lookup).  '
+		 '(%g MiB table; nobody is limited, it measures the lookup).  '
 		 'chronyd %s (`noclientlog`, `local stratum 2`, `-x`); %s '
 		 '(`tos orphan 2`, `disable monitor`).' %
 		 (CLIENT_CPU, SERVER_CPU, RMEM, BACKLOG, POOL, 32 - POOL_BITS,
-		  ' '.join(RL_ARGS), RL_TABLE * 8 >> 20,
+		  ' '.join(rl_args(args)),
+		  (RL_TABLE_SMOKE if args.smoke else RL_TABLE) * 8 / 2**20,
 		  meta.get('chronyd', '?'), meta.get('ntpd', 'ntpd')))
 	L.append('Run: %s, commit %s, %s.' % (meta['date'], meta['commit'],
 					     meta['mode']))
