@@ -61,6 +61,7 @@ struct poll_result {
 struct follower {
 	const struct follow_opts *o;
 	sigset_t waitmask;	/* the mask to wait with: signals let through */
+	sigset_t oldmask;	/* restored on return (batch mode goes on) */
 	int fd;
 	struct ipc *ipc;
 	int nl_err;		/* the netlink error last logged; 0 when fine */
@@ -501,9 +502,20 @@ static void setup_signals(struct follower *f)
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	/* Blocked except inside ppoll(), so none can slip in between. */
-	sigprocmask(SIG_BLOCK, &block, &f->waitmask);
+	sigprocmask(SIG_BLOCK, &block, &f->oldmask);
+	f->waitmask = f->oldmask;
 	sigdelset(&f->waitmask, SIGINT);
 	sigdelset(&f->waitmask, SIGTERM);
+}
+
+static void restore_signals(struct follower *f)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &f->oldmask, NULL);
 }
 
 static int sleep_until(struct follower *f, const struct timespec *when)
@@ -542,6 +554,7 @@ int follow_main(int argc, char *argv[])
 	ret = open_socket(&f);
 	if (ret)
 		return ret;
+	stop_signal = 0;
 	setup_signals(&f);
 	if (!o.once)
 		logmsg("following %s every %llu.%03llu s", o.src_name,
@@ -584,6 +597,7 @@ int follow_main(int argc, char *argv[])
 	logmsg("%s: state cleared, exiting", strsignal(stop_signal));
 	ret = EXIT_OK;
 out:
+	restore_signals(&f);
 	ipc_close(f.ipc);
 	close(f.fd);
 	return ret;

@@ -40,7 +40,8 @@ struct ipc {
 	uint32_t seq;
 	uint16_t family;
 	char extack[256];
-	char rbuf[RECV_BUF];
+	/* Netlink headers are read in place: keep them aligned. */
+	char rbuf[RECV_BUF] __attribute__((aligned(8)));
 };
 
 typedef int (*msg_cb)(const struct nlmsghdr *nlh, void *data);

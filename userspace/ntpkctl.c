@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <linux/ntpk.h>
 
+#include "batch.h"
 #include "report.h"
 #include "subcommands.h"
 
@@ -43,7 +44,8 @@ static const char usage_text[] =
 "ID: up to 4 ASCII characters or an IPv4 address.  TIME: unix:SEC[.FRAC],\n"
 "  ntp:SEC[.FRAC], 0xHEX (raw NTP 32.32) or YYYY-MM-DDTHH:MM:SS[.FRAC]Z.\n"
 "Options: -j JSON output (show, stats, addr list); -n NETNS act in that\n"
-"  namespace (a name in /run/netns, or a path); -h help; -V version.\n"
+"  namespace (name or path); -b FILE run FILE's lines (- stdin) as commands,\n"
+"  stopping at the first failure; -h help; -V version.\n"
 "Exit: 0 ok, 1 failed, 2 usage error, 3 module not available,\n"
 "      4 permission denied (CAP_NET_ADMIN in the namespace's user ns).\n";
 
@@ -273,12 +275,19 @@ static int enter_netns(const char *name)
 	return EXIT_OK;
 }
 
-int main(int argc, char *argv[])
+static bool json_default;
+static int batch_line(int argc, char *argv[]);
+
+/*
+ * Global options, then a command.  The same for the command line and for
+ * each line of a batch; only the command line may start a batch.
+ */
+static int run(int argc, char *argv[], bool in_batch)
 {
 	const struct subcommand *sc;
 	int i, ret;
 
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			json_output = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -290,6 +299,17 @@ int main(int argc, char *argv[])
 			ret = enter_netns(argv[i]);
 			if (ret)
 				return ret;
+		} else if (!strcmp(argv[i], "-b") || !strcmp(argv[i], "--batch")) {
+			if (in_batch)
+				return usage_error("%s inside a batch", argv[i]);
+			if (++i == argc)
+				return usage_error("%s needs a file (- for stdin)",
+						   argv[i - 1]);
+			if (i + 1 < argc)
+				return usage_error("unexpected \"%s\" after %s %s",
+						   argv[i + 1], argv[i - 1], argv[i]);
+			json_default = json_output;
+			return batch_run(argv[i], batch_line);
 		} else if (!strcmp(argv[i], "-V") ||
 			   !strcmp(argv[i], "--version")) {
 			printf("ntpkctl %s (generic netlink \"%s\" version %d)\n",
@@ -309,4 +329,16 @@ int main(int argc, char *argv[])
 		return usage_error("unknown command \"%s\" (try --help)",
 				   argv[i]);
 	return sc->main(argc - i, argv + i);
+}
+
+/* Options from the command line hold for every line; a line may add -j. */
+static int batch_line(int argc, char *argv[])
+{
+	json_output = json_default;
+	return run(argc, argv, true);
+}
+
+int main(int argc, char *argv[])
+{
+	return run(argc - 1, argv + 1, false);
 }
