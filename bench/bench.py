@@ -960,6 +960,7 @@ def summarize(results, args, meta):
 			r['label'], fmt_ns(c.get('ns_per')),
 			'' if per == 'reply' else ' (per drop)',
 			ratio(cost(r), cost(ch)), ratio(cost(r), cost(fl)), capt,
+			('≥ ' if r.get('capacity_gen_limited') and cap else '') +
 			ratio(cap, ch.get('capacity') if ch else None),
 			res[0], res[1], ratio(p99(r), p99(ch))))
 
@@ -1041,8 +1042,10 @@ def write_plot(results):
 		for r in results:
 			f.write('"%s" "answered"\n' % r['label'])
 			for p in r.get('ramp', []):
-				f.write('%d %.1f\n' % (p['rate'],
-						       p['rate'] * (1 - p['loss'])))
+				# What the generator managed to offer (below
+				# the nominal rate where it fell behind).
+				off = min(p['rate'], p['achieved'])
+				f.write('%.1f %.1f\n' % (off, off * (1 - p['loss'])))
 			f.write('\n\n')
 	if not shutil.which('gnuplot'):
 		log('gnuplot missing: no rate.png')
