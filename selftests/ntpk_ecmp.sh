@@ -141,12 +141,11 @@ node_setup() {	# INDEX
 	EOF
 
 	# ntpk serves the VIP only; the refid tells the client who answered.
-	n "$node" sh -ec "
-		ntpkctl addr add $VIP4
-		ntpkctl addr add $VIP6
-		ntpkctl set enable max-age 3600
-		ntpkctl state set leap 0 stratum 2 precision -20 refid N$i \
-			rootdelay 0.001 rootdisp 0.002 reftime unix:$(date +%s)"
+	ntpkctl -n "$node" addr add $VIP4 &&
+	ntpkctl -n "$node" addr add $VIP6 &&
+	ntpkctl -n "$node" set enable max-age 3600 &&
+	ntpkctl -n "$node" state set leap 0 stratum 2 precision -20 refid "N$i" \
+		rootdelay 0.001 rootdisp 0.002 reftime "unix:$EPOCHSECONDS"
 }
 
 # The VIP's multipath routes, over the given nodes, and how many nexthops
@@ -394,9 +393,9 @@ test_nexthop_removed() {
 test_node_disabled() {
 	local node=${NODES[$((DOWN - 1))]}
 
-	n "$node" ntpkctl set disable && n "$node" ntpkctl state clear ||
+	ntpkctl -n "$node" set disable && ntpkctl -n "$node" state clear ||
 		{ fail "disabling node $DOWN failed"; return 1; }
-	n "$node" ntpkctl show >"$TMP/show.down"
+	ntpkctl -n "$node" show >"$TMP/show.down"
 	assert_eq "$(grep -c -e '^  enabled: no$' -e '^state: none$' \
 		"$TMP/show.down")" 2 "node $DOWN shows disabled, no state"
 	round 4 v4off $PER_SRC_DOWN && check_round 4 v4off 20 47 $UP

@@ -97,7 +97,7 @@ usec() {
 }
 
 ctl() {	# ARGS...: ntpkctl in the server
-	n "$SRV" ntpkctl "$@"
+	ntpkctl -n "$SRV" "$@"
 }
 
 # "KEY VALUE" lines (ntpk_rlsend.py) or "KEY: VALUE" lines (ntpkctl stats)
@@ -168,10 +168,9 @@ setup() {
 		}
 	}
 	EOF
-	n "$SRV" sh -ec "
-		ntpkctl set enable max-age 3600
-		ntpkctl state set leap 0 stratum 2 precision -20 refid SRV \
-			rootdelay 0.001 rootdisp 0.002 reftime unix:$(date +%s)" ||
+	ctl set enable max-age 3600 &&
+	ctl state set leap 0 stratum 2 precision -20 refid SRV \
+		rootdelay 0.001 rootdisp 0.002 reftime "unix:$EPOCHSECONDS" ||
 		return 1
 	snap s0
 }
