@@ -327,6 +327,23 @@ apply_empty_is_default()
 	[ "$(config_of "$A")" = "$(config_of "$FRESH")" ]
 }
 
+# Full sets: replacing 64 IPv4 addresses by 64 others cannot add first (the
+# union would not fit), so the old ones go first; a 65th is a line error.
+apply_full_sets()
+{
+	local i want
+
+	for i in $(seq 1 64); do echo "addr 10.1.0.$i"; done >"$TMP/full1.conf"
+	for i in $(seq 1 64); do echo "addr 10.2.0.$i"; done >"$TMP/full2.conf"
+	n "$A" ntpkctl apply "$TMP/full1.conf" &&
+	[ "$(n "$A" ntpkctl addr list | sort)" = "$(sed 's/^addr //' "$TMP/full1.conf" | sort)" ] &&
+	n "$A" ntpkctl apply "$TMP/full2.conf" &&
+	[ "$(n "$A" ntpkctl addr list | sort)" = "$(sed 's/^addr //' "$TMP/full2.conf" | sort)" ] || return 1
+	echo "addr 10.3.0.1" >>"$TMP/full2.conf"
+	expect_rejected "$TMP/full2.conf" "$TMP/full2.conf:65: too many IPv4 addresses: at most 64
+ntpkctl: $TMP/full2.conf not applied: nothing changed"
+}
+
 # ---- the unit's commands ----
 
 # The Exec lines of the installed unit, with the scratch root's paths and a
@@ -385,7 +402,7 @@ timed()
 	echo "# $1: $((SECONDS - t)) s"
 }
 
-ktap_plan 13
+ktap_plan 14
 ktap_test "make_install_destdir_file_list" timed install_file_list
 ktap_test "installed_files_and_unit_paths" timed install_contents
 ktap_test "make_install_prefix_usr" timed install_prefix_usr
@@ -398,5 +415,6 @@ ktap_test "apply_broken_file_line_numbers_nothing_changed" timed apply_rejects_b
 ktap_test "apply_check_changes_nothing" timed apply_check_changes_nothing
 ktap_test "apply_installed_example" timed apply_installed_example
 ktap_test "apply_empty_file_is_module_default" timed apply_empty_is_default
+ktap_test "apply_replaces_full_address_sets" timed apply_full_sets
 ktap_test "unit_commands_follow_and_stop_clears" timed unit_commands
 ktap_finish

@@ -407,67 +407,61 @@ static int addr_step(struct ipc *ipc, const struct conf *c, uint8_t cmd,
 			  format_addr(a, buf));
 }
 
-static int add_missing(struct ipc *ipc, const struct conf *c,
-		       const struct ntpk_model *cur)
-{
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < c->naddrs; i++) {
-		if (find_addr(cur->addrs, cur->naddrs, &c->addrs[i]) >= 0)
-			continue;
-		ret = addr_step(ipc, c, NTPK_CMD_ADDR_ADD, &c->addrs[i]);
-		if (ret)
-			return ret;
-	}
-	return EXIT_OK;
-}
-
-static int del_extra(struct ipc *ipc, const struct conf *c,
-		     const struct ntpk_model *cur)
-{
-	unsigned int i;
-	int ret;
-
-	for (i = 0; i < cur->naddrs; i++) {
-		if (find_addr(c->addrs, c->naddrs, &cur->addrs[i]) >= 0)
-			continue;
-		ret = addr_step(ipc, c, NTPK_CMD_ADDR_DEL, &cur->addrs[i]);
-		if (ret)
-			return ret;
-	}
-	return EXIT_OK;
-}
-
 /*
  * Replace the served set by the file's.  An empty set serves every local
- * address, so the set never passes through empty on the way (as a flush
- * would): the new addresses are added first, then the old ones deleted.
- * Only when the union would not fit in the kernel's table are the old
- * ones deleted first.
+ * address, so the set must never pass through empty on the way, as a flush
+ * would make it: new addresses are added first and old ones deleted last.
+ * When a family's table is full, one old address of that family goes just
+ * before each new one comes, so the set shrinks to no less than the table
+ * size minus one.
  */
 static int apply_addrs(struct ipc *ipc, const struct conf *c,
 		       const struct ntpk_model *cur)
 {
-	static const int families[] = { AF_INET, AF_INET6 };
-	bool del_first = false;
-	unsigned int f, i, n;
+	bool gone[MODEL_MAX_ADDRS] = { false };
+	unsigned int i, k, n4, n6, *n;
 	int ret;
 
-	for (f = 0; f < 2; f++) {
-		n = count_family(cur->addrs, cur->naddrs, families[f]);
-		for (i = 0; i < c->naddrs; i++)
-			n += c->addrs[i].family == families[f] &&
-			     find_addr(cur->addrs, cur->naddrs, &c->addrs[i]) < 0;
-		if (n > NTPK_MAX_ADDRS)
-			del_first = true;
+	n4 = count_family(cur->addrs, cur->naddrs, AF_INET);
+	n6 = count_family(cur->addrs, cur->naddrs, AF_INET6);
+	for (i = 0; i < c->naddrs; i++) {
+		const struct ntpk_addr *a = &c->addrs[i];
+
+		if (find_addr(cur->addrs, cur->naddrs, a) >= 0)
+			continue;
+		n = a->family == AF_INET ? &n4 : &n6;
+		if (*n >= NTPK_MAX_ADDRS) {
+			/*
+			 * The family holds NTPK_MAX_ADDRS addresses, a is not
+			 * one of them and the file has at most that many, so
+			 * one of them is not in the file.
+			 */
+			for (k = 0; k < cur->naddrs; k++)
+				if (!gone[k] && cur->addrs[k].family == a->family &&
+				    find_addr(c->addrs, c->naddrs, &cur->addrs[k]) < 0)
+					break;
+			if (k == cur->naddrs)
+				return ipc_report(ipc, -ENOSPC, "apply %s: addr add",
+						  c->file);
+			ret = addr_step(ipc, c, NTPK_CMD_ADDR_DEL, &cur->addrs[k]);
+			if (ret)
+				return ret;
+			gone[k] = true;
+			(*n)--;
+		}
+		ret = addr_step(ipc, c, NTPK_CMD_ADDR_ADD, a);
+		if (ret)
+			return ret;
+		(*n)++;
 	}
-	if (del_first) {
-		ret = del_extra(ipc, c, cur);
-		return ret ? ret : add_missing(ipc, c, cur);
+	for (k = 0; k < cur->naddrs; k++) {
+		if (gone[k] || find_addr(c->addrs, c->naddrs, &cur->addrs[k]) >= 0)
+			continue;
+		ret = addr_step(ipc, c, NTPK_CMD_ADDR_DEL, &cur->addrs[k]);
+		if (ret)
+			return ret;
 	}
-	ret = add_missing(ipc, c, cur);
-	return ret ? ret : del_extra(ipc, c, cur);
+	return EXIT_OK;
 }
 
 static int apply_conf(const struct conf *c)
