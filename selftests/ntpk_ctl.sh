@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# settings: timeout=900
+# settings: timeout=600
 #
 # ntpkctl against the real module: every subcommand with its exact output
 # and errors, privilege, namespace independence, counters against real
@@ -46,10 +46,10 @@ cleanup()
 	local f
 
 	for f in "$TMP"/*.pid; do
-		[ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
+		[ -e "$f" ] && kill "$(<"$f")" 2>/dev/null
 	done
 	for f in "$TMP"/chrony-*/chronyd.pid; do
-		[ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null
+		[ -e "$f" ] && kill "$(<"$f")" 2>/dev/null
 	done
 	return 0
 }
@@ -72,7 +72,7 @@ expect_out()
 	shift
 	out=$("$@" 2>"$TMP/stderr") || rc=$?
 	if [ "$rc" -ne 0 ]; then
-		echo "# '$*' exited $rc: $(cat "$TMP/stderr")"
+		echo "# '$*' exited $rc: $(<"$TMP/stderr")"
 		return 1
 	fi
 	if [ "$out" != "$exp" ]; then
@@ -93,12 +93,12 @@ expect_err()
 
 	shift 2
 	"$@" >"$TMP/stdout" 2>"$TMP/stderr" || rc=$?
-	if [ "$rc" -ne "$code" ] || [ "$(cat "$TMP/stderr")" != "$msg" ] ||
+	if [ "$rc" -ne "$code" ] || [ "$(<"$TMP/stderr")" != "$msg" ] ||
 	   [ -s "$TMP/stdout" ]; then
 		echo "# '$*': exit $rc (expected $code)"
-		echo "#   stderr: $(cat "$TMP/stderr")"
+		echo "#   stderr: $(<"$TMP/stderr")"
 		echo "#   wanted: $msg"
-		echo "#   stdout: $(cat "$TMP/stdout")"
+		echo "#   stdout: $(<"$TMP/stdout")"
 		return 1
 	fi
 }
@@ -166,9 +166,14 @@ line()
 # the format) into J_CONFIG, J_STATE and J_COUNTERS; age_ms reads N.
 jparts()
 {
-	local j
+	jsplit "$(ctl "$1" -j show)"
+}
 
-	j=$(ctl "$1" -j show)
+# jsplit JSON: the same for a "-j show" output at hand.
+jsplit()
+{
+	local j=$1
+
 	if [[ $j =~ \"age_ms\":[0-9]+ ]]; then
 		j=${j/"${BASH_REMATCH[0]}"/\"age_ms\":N}
 	fi
@@ -351,6 +356,25 @@ test_set_config()
 	ctl "$ns" set disable
 	ctl "$ns" set disable
 	expect_out "  enabled: no" line "$ns" enabled
+	# A batch: the lines run in order, output in order, -j per line or
+	# for all; it stops at the first failing line with that line's code.
+	expect_out '{"config":{"enabled":true,"ports":[123],"max_age":3600}
+  max_age: 11' sh -c "ntpkctl -n '$ns' -b - <<'EOF' | sed -n 's/,\"addresses.*/}/p; /^  max_age/p'
+# comment, then an empty line
+
+set port 123 enable
+-j show
+set max-age 11
+show
+EOF"
+	expect_err 2 'ntpkctl: set: invalid max-age "0": must be 1..3600
+ntpkctl: batch: stopped at line 2' sh -c "printf 'set max-age 12\nset max-age 0\nset max-age 13\n' | ntpkctl -n '$ns' -b -"
+	expect_out "  max_age: 12" line "$ns" max_age
+	jparts "$ns"
+	is '{"enabled":true,"ports":[123],"max_age":12' "${J_CONFIG%%,\"addresses\":*}"
+	printf 'set disable\n' >"$TMP/batch"
+	ctl "$ns" --batch "$TMP/batch"
+	expect_out "  enabled: no" line "$ns" enabled
 }
 
 test_state_set()
@@ -395,14 +419,17 @@ test_state_set()
 }
 
 # push_and_read NS WORDS...: push a state; print its refid, refid_raw,
-# reftime, reftime_raw, root_delay and usable as "-j show" has them.
+# reftime, reftime_raw, root_delay and usable as "-j show" has them.  One
+# batch: one process instead of two.
 push_and_read()
 {
-	local ns=$1 re
+	local ns=$1 re w words=
 
 	shift
-	ctl "$ns" state set "$@"
-	jparts "$ns"
+	for w; do
+		words="$words \"$w\""
+	done
+	jsplit "$(printf 'state set%s\n-j show\n' "$words" | ctl "$ns" -b -)"
 	re='"root_delay":([^,]*),.*"refid":"([^"]*)","refid_raw":"([^"]*)","reftime":"([^"]*)","reftime_raw":"([^"]*)",.*"usable":([a-z]*)}'
 	[[ $J_STATE =~ $re ]]
 	echo "${BASH_REMATCH[2]} ${BASH_REMATCH[3]} ${BASH_REMATCH[4]} ${BASH_REMATCH[5]} ${BASH_REMATCH[1]} ${BASH_REMATCH[6]}"
@@ -451,9 +478,11 @@ test_state_formats()
 	for t in 0.000015:0.000015 1.5:1.500000 0.0123:0.012299 \
 		 65535.99998:65535.999985 3:3.000000 0.0000076:0.000000 \
 		 0.0000077:0.000015; do
-		ctl "$ns" state set leap 0 stratum 1 precision -20 refid GPS \
-			reftime 0x0 rootdelay "${t%:*}" rootdisp "${t%:*}"
-		expect_out "  root_dispersion: ${t#*:}" line "$ns" root_dispersion
+		expect_out "  root_delay: ${t#*:}
+  root_dispersion: ${t#*:}" sh -c "ntpkctl -n '$ns' -b - <<EOF | grep '^  root_'
+state set leap 0 stratum 1 precision -20 refid GPS reftime 0x0 rootdelay ${t%:*} rootdisp ${t%:*}
+show
+EOF"
 	done
 }
 
@@ -509,9 +538,7 @@ test_addr_cmds()
 	expect_out "" ctl "$ns" addr list
 	expect_out "  addresses: any" line "$ns" addresses
 	# The limit counts per family, and a full set still lists whole.
-	for i in $(seq 1 64); do
-		ctl "$ns" addr add "10.1.0.$i"
-	done
+	seq 1 64 | sed 's/^/addr add 10.1.0./' | ctl "$ns" -b -
 	expect_err 1 "ntpkctl: addr add 10.1.0.65: No space left on device: too many served addresses" \
 		ctl "$ns" addr add 10.1.0.65
 	ctl "$ns" addr add 2001:db8::65
@@ -624,6 +651,9 @@ follow --source [::1|ntpkctl: follow: invalid --source "[::1"
 follow --source 127.0.0.1:0|ntpkctl: follow: invalid --source port "0": must be 1..65535
 follow --bogus|ntpkctl: follow: unknown option "--bogus"
 help nope|ntpkctl: help: unknown command "nope"
+-b|ntpkctl: -b needs a file (- for stdin)
+-b /nonexistent|ntpkctl: cannot open batch file "/nonexistent": No such file or directory
+-b - show|ntpkctl: unexpected "show" after -b -
 EOF
 	expect_err 2 'ntpkctl: cannot open network namespace "nosuch-ns": No such file or directory' \
 		ntpkctl -n nosuch-ns show
@@ -664,8 +694,8 @@ test_eperm()
 	rc=0
 	n "$ns" $u ntpkctl stats --reset >"$TMP/out" 2>"$TMP/err" || rc=$?
 	is 4 "$rc"
-	is "$(default_counters '')" "$(cat "$TMP/out")"
-	is "ntpkctl: stats reset: $perm" "$(cat "$TMP/err")"
+	is "$(default_counters '')" "$(<"$TMP/out")"
+	is "ntpkctl: stats reset: $perm" "$(<"$TMP/err")"
 	# follow gives up at once: privilege does not come back by retrying.
 	# (Nothing listens on port 9, so follow wants to clear the state.)
 	rc=0
@@ -833,6 +863,14 @@ test_follow()
 	follow_log_has 'follow: daemon back: 127.0.0.1:123 answers$'
 	is 2 "$(grep -c 'follow: synchronised: leap 0 stratum 3 refid 127.127.1.1 ' "$TMP/follow.log")"
 	expect_out "replies 1" client "$c" "$s" <<<"send 10.77.0.2 123 valid 1 3:7f7f0101"
+
+	# The module goes away under follow and comes back (here through the
+	# genl alias, autoloaded by the next family lookup): follow keeps
+	# pushing to the new instance, whose configuration starts afresh.
+	ntpk_unload
+	wait_until 30 state_is "$s" "state:"
+	expect_out "  enabled: no" line "$s" enabled
+	kill -0 "$fpid"
 
 	# SIGTERM: state cleared, exit 0.
 	kill -TERM "$fpid"
