@@ -25,7 +25,7 @@
 bool json_output;
 
 static const char usage_text[] =
-"Usage: ntpkctl [-j|--json] COMMAND [ARGS]    control ntpk, the kernel NTP path\n"
+"Usage: ntpkctl [-j] [-n NETNS] {COMMAND [ARGS] | -b FILE}   (ntpk control)\n"
 "  show                         configuration, server state and counters\n"
 "  set [enable|disable] [port N[,N...]] [max-age SEC]\n"
 "  addr add|del ADDR            restrict answers to these local addresses\n"
