@@ -67,8 +67,9 @@ fuzz:
 
 # The module is rebuilt from scratch with W=1 so that every warning shows up
 # (kbuild would skip unchanged objects); any "warning:" fails, in the module,
-# ntpkctl or the test helpers alike.  The sub-makes re-read this file, so
-# KDIR is found after deps installed the headers.
+# ntpkctl or the test helpers alike (modpost's "WARNING:" too).  The
+# sub-makes re-read this file, so KDIR is found after deps installed the
+# headers.
 check: deps
 	$(MAKE) check-build
 	$(MAKE) unit
@@ -82,9 +83,9 @@ check-build: need-kdir
 	{ $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules && \
 	  $(MAKE) -C userspace && $(MAKE) -C selftests; } >$$log 2>&1 || rc=$$?; \
 	cat $$log; \
-	if [ $$rc -eq 0 ] && grep -q 'warning:' $$log; then \
+	if [ $$rc -eq 0 ] && grep -qi 'warning:' $$log; then \
 		echo "check: the build printed warnings:" >&2; \
-		grep 'warning:' $$log >&2; rc=1; \
+		grep -i 'warning:' $$log >&2; rc=1; \
 	fi; \
 	rm -f $$log; exit $$rc
 
