@@ -1507,8 +1507,10 @@ def cmd_mixed(a):
 						struct.pack('!HH', 0x0404,
 							    4 + len(auth)) + auth
 				elif k == 'ext_unknown':
-					p = p + struct.pack('!HH', 0x2005, 16) + \
-						rnd.randbytes(12)
+					# RFC 7822: 28 octets at least when
+					# no MAC follows.
+					p = p + struct.pack('!HH', 0x2005, 28) + \
+						rnd.randbytes(24)
 				reqs.append({'kind': k, 'fam': fam, 'sock': s,
 					     'dst': dst, 'p': p, 'ans': []})
 	for r in reqs:
@@ -1527,7 +1529,7 @@ def cmd_mixed(a):
 	for r in reqs:
 		o = out.setdefault('%s/v%d' % (r['kind'], r['fam']), {
 			'sent': 0, 'answers': 0, 'answered': 0, 'dup': 0,
-			'by_stratum': {}, 'bad_origin': 0})
+			'by_stratum': {}, 'bad_origin': 0, 'lens': {}})
 		o['sent'] += 1
 		o['answers'] += len(r['ans'])
 		o['answered'] += 1 if r['ans'] else 0
@@ -1537,6 +1539,8 @@ def cmd_mixed(a):
 			if d[0] & 7 == 6:
 				s = 'mode6'
 			o['by_stratum'][s] = o['by_stratum'].get(s, 0) + 1
+			n = str(len(d))
+			o['lens'][n] = o['lens'].get(n, 0) + 1
 			if len(d) >= 48 and d[0] & 7 == 4 and \
 					d[24:32] != r['p'][40:48]:
 				o['bad_origin'] += 1
