@@ -9,6 +9,10 @@
 #   make unit       host unit tests of the NTP packet core (KTAP)
 #   make fuzz       a short libFuzzer run on the packet core
 #   make demo       deps, build, then scripts/demo in a guest
+#   make bench      ntpk against chronyd, ntpd and the floor (bench/out/)
+#   make bench-smoke  the same, tiny, as part of make check
+#   make check-debug  the guest suite on a KASAN/lockdep/kmemleak kernel
+#   make install    see "install" below (DESTDIR, PREFIX, KVER)
 #   make clean      back to the tree as cloned
 #
 # KDIR is the kernel build tree: the running kernel's if its headers are
@@ -35,7 +39,7 @@ endif
 endif
 export NTPK_KVER
 
-VM_TIMEOUT ?= 780
+VM_TIMEOUT ?= 2400
 VM_RUN := scripts/vm-run --module kmod/ntpk.ko
 
 all: module userspace
@@ -73,7 +77,9 @@ fuzz:
 check: deps
 	$(MAKE) check-build
 	$(MAKE) unit
+	$(MAKE) check-deploy
 	$(MAKE) check-vm
+	$(MAKE) bench-smoke
 
 check-build: need-kdir
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
@@ -110,4 +116,82 @@ clean:
 	rm -rf bench/out
 
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
-	check-build check-vm demo clean
+	check-build check-vm check-deploy check-debug bench bench-smoke demo \
+	clean install uninstall dkms-install dkms-remove
+
+check-deploy:
+	scripts/check-deploy
+
+bench:
+	bench/run
+
+bench-smoke:
+	bench/run --smoke
+
+check-debug:
+	scripts/check-debug
+
+# ---- install (issue 8) ----
+#
+#   make install      kmod/ntpk.ko to /lib/modules/KVER/updates (+ depmod),
+#                     userspace/: ntpkctl to PREFIX/sbin, ntpkctl(8), the
+#                     ntpk-follow.service unit, ntpk.conf.example, and
+#                     /etc/ntpk.conf unless it exists
+#   make uninstall    the reverse (keeps an /etc/ntpk.conf that was edited)
+#   make dkms-install the module's sources to /usr/src/ntpk-VERSION, then
+#                     dkms add + install (DKMS rebuilds it for new kernels)
+#   make dkms-remove  dkms remove --all, and the sources
+#
+# DESTDIR stages everything under a root (no depmod, no dkms commands: with
+# DESTDIR, dkms-install only stages /usr/src/ntpk-VERSION, for packaging).
+# PREFIX defaults to /usr/local.  KVER is the release the built module is
+# for (its vermagic), else the running kernel's.  VERSION comes from
+# dkms.conf.
+PREFIX ?= /usr/local
+NTPK_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+KVER ?= $(or $(shell modinfo -F vermagic kmod/ntpk.ko 2>/dev/null | cut -d' ' -f1),$(shell uname -r))
+DKMS_SRC = $(DESTDIR)/usr/src/ntpk-$(NTPK_VERSION)
+# What DKMS builds from: the Kbuild files, the module's sources and headers
+# and the uapi header; not kbuild's generated *.mod.c.
+DKMS_FILES = dkms.conf Kbuild kmod/Kbuild kmod/uapi/linux/ntpk.h \
+	$(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h)
+
+install:
+	@test -f kmod/ntpk.ko || { echo "install: no kmod/ntpk.ko: run make first" >&2; exit 1; }
+	install -D -m 0644 kmod/ntpk.ko $(DESTDIR)/lib/modules/$(KVER)/updates/ntpk.ko
+	$(if $(DESTDIR),,depmod -a $(KVER))
+	$(MAKE) -C userspace install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/ntpk.ko
+	$(if $(DESTDIR),,depmod -a $(KVER))
+	$(MAKE) -C userspace uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+dkms-install:
+	@if [ -z "$(DESTDIR)" ] && [ -e /lib/modules/$(KVER)/updates/ntpk.ko ]; then \
+		echo "dkms-install: make uninstall first (/lib/modules/$(KVER)/updates/ntpk.ko)" >&2; \
+		exit 1; \
+	fi
+ifeq ($(DESTDIR),)
+	if [ -n "$$(dkms status -m ntpk -v $(NTPK_VERSION))" ]; then \
+		dkms remove -m ntpk -v $(NTPK_VERSION) --all; \
+	fi
+endif
+	rm -rf $(DKMS_SRC)
+	for f in $(DKMS_FILES); do \
+		install -D -m 0644 $$f $(DKMS_SRC)/$$f || exit 1; \
+	done
+ifeq ($(DESTDIR),)
+	dkms add -m ntpk -v $(NTPK_VERSION)
+	dkms install -m ntpk -v $(NTPK_VERSION) -k $(KVER)
+endif
+
+dkms-remove:
+ifeq ($(DESTDIR),)
+	if [ -n "$$(dkms status -m ntpk -v $(NTPK_VERSION))" ]; then \
+		dkms remove -m ntpk -v $(NTPK_VERSION) --all; \
+	fi
+endif
+	rm -rf $(DKMS_SRC)
+
+
