@@ -19,7 +19,8 @@
  *     NTPK_A_STATE: NLA_NESTED, absent when the module holds no state
  *       NTPK_STATE_A_LEAP .. NTPK_STATE_A_REFTIME as in NTPK_CMD_STATE_SET
  *       NTPK_STATE_A_AGE_MSEC: NLA_U64, time since the state was pushed
- *       NTPK_STATE_A_USABLE: NLA_U8, 1 when fresh and synchronised now
+ *       NTPK_STATE_A_USABLE: NLA_U8, 1 when fresh and synchronised now,
+ *                            by the current max age, enabled or not
  *     NTPK_A_STATS: NLA_NESTED
  *       NTPK_STATS_A_*: NLA_U64 each, summed over all CPUs
  *     NTPK_A_RATELIMIT: NLA_NESTED
@@ -62,7 +63,8 @@
  *       NTPK_ADDR_A_IN: NLA_BINARY, 4 bytes, network order
  *       NTPK_ADDR_A_IN6: NLA_BINARY, 16 bytes
  *     Adding a present address gives -EEXIST, deleting an absent one -ENOENT,
- *     more than NTPK_MAX_ADDRS addresses -ENOSPC.
+ *     more than NTPK_MAX_ADDRS addresses of one family -ENOSPC.  An empty
+ *     set (the default) serves every local address of the namespace.
  *
  * NTPK_CMD_ADDR_FLUSH (CAP_NET_ADMIN; no attributes)
  *
@@ -157,7 +159,9 @@ enum ntpk_state_attr {
 #define NTPK_STATE_A_MAX (__NTPK_STATE_A_MAX - 1)
 
 /*
- * Every UDP datagram to a served port is a request and ends in exactly one
+ * Every UDP datagram to a served port that reaches an enabled namespace's
+ * hook is a request (loopback ones too: ntpkctl follow's polls of the local
+ * daemon show up as PASS_LOOPBACK) and ends in exactly one
  * of the other counters but RL_LEAKED (which also counts as a reply), so:
  * REQUESTS = REPLIES + KOD + RL_DROPPED + all PASS_* + all DROP_*.
  */
