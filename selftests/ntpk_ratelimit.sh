@@ -230,7 +230,7 @@ check_identity() {	# WHAT
 	assert_eq "$sum" "$(delta requests)" "$1: sum of outcomes vs requests"
 }
 
-rl() {	# ARGS...: ratelimit set ARGS, and what show then says
+rl() {	# ARGS...: ratelimit set ARGS in the server
 	ctl ratelimit set "$@" || { fail "ratelimit set $*"; return 1; }
 }
 
@@ -317,7 +317,8 @@ test_burst_exact() {
 # origin is the transmit timestamp of one of that client's requests that
 # got no answer.
 test_kod() {
-	local pid pcap=$TMP/kod.pcap i line kods=0 normal=0
+	local pid pcap=$TMP/kod.pcap i line kods=0
+	local -A want
 
 	rl interval 5 burst 8 leak 0 kod on || return 1
 	bg_run "$CL" tcpdump -i c0 -n -U -w "$pcap" udp port 123 \
@@ -362,22 +363,24 @@ test_kod() {
 		for (i = 1; i <= nk; i++) {
 			split(kod[i], f, " ")
 			o = f[2] " " substr(f[9], 49, 16)
-			print "kod", f[1], f[3], f[4], f[5], f[6], f[7], f[8],
-				(o in xmt) && !(o in answered) ? "echoed" : "not-echoed"
+			print "kod", f[2], f[1], f[3], f[4], f[5], f[6], f[7],
+				f[8], (o in xmt) && !(o in answered) ? \
+				"echoed" : "not-echoed"
 		}
 		print "requests", nreq
 		print "answers", n
 	}' "$TMP/kod.fields" >"$TMP/kod.decoded"
+	# "kod CLIENT-PORT" then sport li vn mode stratum poll refid origin
+	want[${V[k1.0.port]}]="123 3 4 4 0 5 52415445 echoed"
+	want[${V[k1.1.port]}]="123 3 4 4 0 6 52415445 echoed"
 	while read -r line; do
 		case $line in
 		kod\ *)
 			kods=$((kods + 1))
-			case $kods in
-			1) assert_eq "$line" "kod 123 3 4 4 0 5 52415445 echoed" \
-				"first KoD (port li vn mode stratum poll refid origin)" ;;
-			2) assert_eq "$line" "kod 123 3 4 4 0 6 52415445 echoed" \
-				"second KoD (port li vn mode stratum poll refid origin)" ;;
-			esac
+			set -- $line
+			assert_eq "${line#kod $2 }" "${want[$2]:-none}" \
+				"KoD to port $2 (sport li vn mode stratum poll refid origin)"
+			unset "want[$2]"
 			;;
 		'requests '*)
 			assert_eq "$line" "requests 300" "requests in the capture" ;;

@@ -23,7 +23,8 @@ Output: "KEY VALUE" lines on stdout, for a shell to read without a JSON
 parser (which costs seconds to start under TCG).  query prints totals;
 burst and flood print, per source address in --src order, the keys of
 that client prefixed with its index ("0.replies 8").  Keys: sent, replies,
-kod, bad, dups, unanswered, refid.REFID (answers per refid), rx_span
+kod, bad, dups, unanswered, port (the local one; not in query's totals),
+refid.REFID (answers per refid), rx_span
 (seconds between the first and last answer's receive timestamp, when any),
 kod.N.li, kod.N.stratum, kod.N.poll (the first few KoDs).
 """
@@ -135,7 +136,8 @@ class Client:
 		return not self.pending
 
 	def result(self):
-		r = {'sent': self.sent, 'replies': self.replies,
+		r = {'port': self.sock.getsockname()[1],
+		     'sent': self.sent, 'replies': self.replies,
 		     'kod': self.kod, 'bad': self.bad, 'dups': self.dups,
 		     'unanswered': len(self.pending)}
 		for k, v in self.refids.items():
@@ -205,7 +207,8 @@ def cmd_query(a):
 	sources = set()
 	for c in clients:
 		for k, v in c.result().items():
-			if not k.startswith('kod.') and k != 'rx_span':
+			if k not in ('port', 'rx_span') and \
+			   not k.startswith('kod.'):
 				out[k] = out.get(k, 0) + v
 		out['answered'] += c.sent - len(c.pending)
 		sources |= c.sources
