@@ -24,9 +24,11 @@ parser (which costs seconds to start under TCG).  query prints totals;
 burst and flood print, per source address in --src order, the keys of
 that client prefixed with its index ("0.replies 8").  Keys: sent, replies,
 kod, bad, dups, unanswered, port (the local one; not in query's totals),
-refid.REFID (answers per refid), rx_span
-(seconds between the first and last answer's receive timestamp, when any),
-kod.N.li, kod.N.stratum, kod.N.poll (the first few KoDs).
+refid.REFID (answers per refid), rx_span (seconds between the first and
+last answer's receive timestamp, when any), kod.N.li, kod.N.stratum,
+kod.N.poll (the first few KoDs).  query adds answered (requests with an
+answer or KoD), flows (distinct local address and port pairs) and sources
+(the answers' source addresses, comma separated, "-" for none).
 """
 
 import argparse
@@ -196,9 +198,10 @@ def cmd_query(a):
 	for i, c in enumerate(clients):
 		if not c.send(a.poll):
 			sys.exit('ntpk_rlsend: send failed')
-		# Let the softirqs keep up: no backlog drops on the path.
+		# Collect as we go: over veths the reply is usually back
+		# before sendto() returns.
 		if i % 32 == 31:
-			for d in clients[:i + 1]:
+			for d in clients[i - 31:i + 1]:
 				d.drain()
 	wait_replies(clients, a.timeout, a.grace)
 	out = {'sent': 0, 'answered': 0, 'replies': 0, 'kod': 0, 'bad': 0,
