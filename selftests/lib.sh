@@ -10,7 +10,8 @@
 # command ends the test, and the exit trap says which line it was.  Write
 # negative checks as `! cmd || false`.  At exit, the test's own cleanup()
 # (if it defines one) runs first, then what was registered with `defer`,
-# then the namespaces from ns_create are deleted.
+# then the namespaces from ns_create are deleted; so define cleanup() rather
+# than trapping EXIT yourself, which would replace all of that.
 #
 # KTAP:
 #	ktap_plan N              "TAP version 13" and "1..N"
