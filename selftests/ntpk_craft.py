@@ -327,6 +327,59 @@ def cmd_query(a):
 	return 0
 
 
+def cmd_fragreq(a):
+	"""A valid request per family, sent raw in two fragments; what came
+	back (to be run where the server defragments: with conntrack, ntpk
+	sees the reassembled datagram)."""
+	snf = Sniffer(a.iface)
+	tx_sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+	tx_sock.bind((a.iface, 0))
+	out = {}
+	for fam, src, dst in ((4, a.cli4, a.srv4), (6, a.cli6, a.srv6)):
+		sport = 40100 + fam
+		p = ntp_packet(tx=ntp_now())
+		udp = struct.pack('!HHHH', sport, 123, 56, 0) + p
+		udp = udp[:6] + struct.pack('!H', udp_csum(fam, src, dst, udp)) + \
+			udp[8:]
+		ident = random.getrandbits(16)
+		if fam == 4:
+			e = eth(a.srv_mac, a.cli_mac, ETH_P_IP)
+			frags = [e + ipv4_hdr(src, dst, 24, ident=ident,
+					      frag=0x2000) + udp[:24],
+				 e + ipv4_hdr(src, dst, 32, ident=ident,
+					      frag=3) + udp[24:]]
+		else:
+			e = eth(a.srv_mac, a.cli_mac, ETH_P_IPV6)
+			frags = [e + ipv6_hdr(src, dst, 8 + 24, nh=44) +
+				 struct.pack('!BBHI', 17, 0, 1, ident) + udp[:24],
+				 e + ipv6_hdr(src, dst, 8 + 32, nh=44) +
+				 struct.pack('!BBHI', 17, 0, 3 << 3, ident) +
+				 udp[24:]]
+		snf.drain()
+		for f in frags:
+			tx_sock.send(f)
+		got = []
+		end = time.time() + a.timeout
+		while time.time() < end:
+			select.select([snf.s], [], [], 0.1)
+			for fr in snf.drain():
+				d = parse_frame(fr)
+				if d and d.get('dport') == sport and \
+						d.get('sport') == 123:
+					got.append(d)
+			if got:
+				# A second answer would come right after.
+				end = min(end, time.time() + 0.3)
+		out[str(fam)] = {
+			'replies': len(got),
+			'strata': [d['payload'][1] for d in got
+				   if len(d['payload']) >= 48],
+			'origin_ok': all(d['payload'][24:32] == p[40:48]
+					 for d in got)}
+	print(json.dumps(out, sort_keys=True))
+	return 0
+
+
 TSHARK_FIELDS = ['frame.number', 'frame.time_epoch', 'ip.src', 'ip.dst',
 		 'ipv6.src', 'ipv6.dst', 'udp.srcport', 'udp.dstport',
 		 'udp.length', 'udp.checksum.status', 'ntp.flags.li',
@@ -1663,6 +1716,10 @@ def main():
 	p.add_argument('--timeout', type=float, default=3)
 	p.add_argument('--linger', type=float, default=0.3)
 
+	p = sub.add_parser('fragreq')
+	client(p)
+	p.add_argument('--timeout', type=float, default=5)
+
 	p = sub.add_parser('decode')
 	p.add_argument('--pcap', required=True)
 	p.add_argument('--servers', required=True,
@@ -1690,7 +1747,7 @@ def main():
 	a = ap.parse_args()
 	return {'listen': cmd_listen, 'cases': cmd_cases, 'flood': cmd_flood,
 		'mixed': cmd_mixed, 'churn': cmd_churn, 'query': cmd_query,
-		'decode': cmd_decode}[a.cmd](a)
+		'decode': cmd_decode, 'fragreq': cmd_fragreq}[a.cmd](a)
 
 
 if __name__ == '__main__':

@@ -60,7 +60,7 @@ PUSHED=$(date +%s%N)
 # shellcheck disable=SC2086
 n "$SRV" ntpkctl state set $STATE_WORDS
 
-ktap_plan 17
+ktap_plan 18
 
 counter()	# NAME: one ntpk counter of the server namespace
 {
@@ -272,6 +272,30 @@ usable_iff_fresh
 ktap_test "max_age_exceeded_chronyd_answers" stale_goes_to_chronyd
 echo "# stale state done at ${SECONDS}s"
 ktap_test "conntrack_tracked_chronyd_flows" eval '[ "$(conntrack_count)" -gt 0 ]'
+
+# Conntrack defragments before ntpk's hook: a fragmented request reaches
+# ntpk reassembled, and is passed on as unusual (to chronyd, which answers)
+# even with fresh state.
+reassembled_to_chronyd()
+{
+	local sm cm out d
+
+	n "$SRV" ntpkctl set max-age 3600
+	# shellcheck disable=SC2086
+	n "$SRV" ntpkctl state set $STATE_WORDS
+	sm=$(n "$SRV" cat /sys/class/net/sv/address)
+	cm=$(n "$CLI" cat /sys/class/net/cv/address)
+	counters >"$TMP/c3"
+	out=$(n "$CLI" "$PY" "$CRAFT" fragreq --iface cv --cli-mac "$cm" \
+		--srv-mac "$sm" --cli4 $C4 --srv4 $S4 --cli6 $C6 --srv6 $S6)
+	echo "# fragmented requests: $out"
+	[ "$out" = '{"4": {"origin_ok": true, "replies": 1, "strata": [5]}, "6": {"origin_ok": true, "replies": 1, "strata": [5]}}' ]
+	d=$(counters_delta "$TMP/c3")
+	echo "$d" | sed 's/^/# /'
+	[ "$d" = "requests +2
+pass_unusual +2" ]
+}
+ktap_test "reassembled_request_passed_to_chronyd" reassembled_to_chronyd
 
 # --- ntpkctl follow: the state from the chronyd, over loopback ---------------------------
 
