@@ -55,6 +55,7 @@ struct ntpk_req {
 	__be16 dport;
 	ktime_t rx;
 	bool kod;
+	bool leaked;
 	s8 kod_poll;
 };
 
@@ -154,7 +155,7 @@ static enum ntpk_stats_attr rate_limit(struct ntpk_req *r, struct ntpk_rl *rl,
 	case NTPK_RL_PASS:
 		return 0;
 	case NTPK_RL_LEAK:
-		ntpk_count(r->nn, NTPK_STATS_A_RL_LEAKED);
+		r->leaked = true;
 		return 0;
 	case NTPK_RL_KOD:
 		r->kod = true;
@@ -201,11 +202,14 @@ static void scrub(struct sk_buff *skb, struct dst_entry *dst)
 
 static void count_sent(struct ntpk_req *r, int err)
 {
-	if (net_xmit_eval(err))
+	if (net_xmit_eval(err)) {
 		ntpk_count(r->nn, NTPK_STATS_A_DROP_XMIT);
-	else
-		ntpk_count(r->nn, r->kod ? NTPK_STATS_A_RL_KOD :
-					   NTPK_STATS_A_REPLIES);
+		return;
+	}
+	ntpk_count(r->nn, r->kod ? NTPK_STATS_A_RL_KOD : NTPK_STATS_A_REPLIES);
+	/* A leaked request counts only once its reply is really sent. */
+	if (r->leaked)
+		ntpk_count(r->nn, NTPK_STATS_A_RL_LEAKED);
 }
 
 static unsigned int reply4(struct net *net, struct sk_buff *skb,
