@@ -3,24 +3,32 @@
 """Packet tools for the ntpk selftests (run with /usr/bin/python3).
 
   listen   (server namespace) UDP sockets on the NTP ports plus a control
-           port: answers "snap" (what the sockets got, the ntpk counters, nft
-           counters and SNMP counters), "run" (a command in the server
-           namespace) and "lo" (send one datagram over loopback).
+           port: answers "snap" (what the sockets got, the ntpk counters
+           read over generic netlink, an nftables counter, SNMP counters),
+           "run" (a command in the server namespace) and "lo" (send one
+           datagram over loopback).
   cases    (client namespace) the bad-input corpus: one crafted frame per
            case, with the exact expected outcome of each.
   flood    (client namespace) random mutations of a valid request, sent
            raw; the counters must match a model of the hook exactly, and
            every reply must be a correct reply to a valid request.
+           --generate builds the frames ahead of time, --frames sends them.
+  query    (client namespace) plain v1-v4 requests over UDP sockets; who
+           answered (by stratum).
+  fragreq  (client namespace) a valid request in two fragments, raw; the
+           answer.
+  decode   a capture, decoded by tshark: every reply checked field by
+           field against its request and the pushed state.
   mixed    (client namespace) the fail-safe workload: plain, mode 6,
-           authenticated and NTS-shaped requests, fresh and stale state;
-           counts who answered what.
-  churn    (any namespace) flip enable/disable and state set/clear over
+           authenticated and NTS-shaped requests; who answered what.
+  churn    (server namespace) enable/disable and state set/clear over
            generic netlink at a given rate, for a given time.
 
-Everything prints one JSON object or "PASS name" / "FAIL name: why" lines;
-the shell tests turn them into KTAP.  Frames are built by hand (struct)
-except in "cases", which uses scapy so that the corpus is crafted by a second,
-independent implementation of the headers and checksums.
+Results are JSON or "PASS name" / "FAIL name: why" lines; the shell tests
+turn them into KTAP.  Frames are built by hand (struct) except in "cases",
+which uses scapy, so that the corpus is crafted by a second, independent
+implementation of the headers and checksums.  Attribute and counter numbers
+are read from kmod/uapi/linux/ntpk.h, the contract itself.
 """
 
 import argparse
@@ -693,7 +701,11 @@ def cmd_listen(a):
 			drain(True)
 			continue
 		msg, peer = ctl.recvfrom(65535)
-		req = json.loads(msg)
+		try:
+			req = json.loads(msg)
+			req['cmd']
+		except (ValueError, TypeError, KeyError):
+			continue	# a mutated frame that hit this port
 		out = {'seq': req.get('seq')}
 		if req['cmd'] == 'lo':
 			s = socket.socket(socket.AF_INET6 if ':' in req['dst']

@@ -1,6 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
+# settings: timeout=600
+# (TCG on a busy host is slow; on an idle one this takes a third of that)
+#
 # Faults and lifecycle under load (issue 3 "rmmod and ip netns del during a
 # flood are clean"; issue 5, item 4).  trafgen floods the server namespace
 # with valid IPv4 and IPv6 requests, a mode 6 query and a short request,
