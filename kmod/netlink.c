@@ -3,8 +3,9 @@
  * The "ntpk" generic netlink family: the only way to configure the module.
  * See uapi/linux/ntpk.h for the attribute trees.
  *
- * The family is not parallel_ops, so every handler runs under genl_mutex:
- * that is the writers' lock for everything in struct ntpk_net.
+ * Every handler runs under its namespace's nn->lock (taken in pre_doit, and
+ * by the dump): the writers' lock for everything in struct ntpk_net.  The
+ * family is not parallel_ops either, so genl_mutex is held around it.
  */
 #include <linux/slab.h>
 #include <net/genetlink.h>
@@ -14,11 +15,8 @@
 #include "netlink.h"
 #include "ratelimit.h"
 
-#ifdef CONFIG_LOCKDEP
-#define ntpk_deref(p)	rcu_dereference_protected(p, lockdep_genl_is_held())
-#else
-#define ntpk_deref(p)	rcu_dereference_protected(p, true)
-#endif
+#define ntpk_deref(nn, p) \
+	rcu_dereference_protected(p, lockdep_is_held(&(nn)->lock))
 
 static const struct nla_policy port_policy[NTPK_PORT_A_MAX + 1] = {
 	[NTPK_PORT_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
@@ -174,7 +172,7 @@ static int put_ratelimit(struct sk_buff *msg, const struct ntpk_rl *rl)
 static int ntpk_nl_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
-	const struct ntpk_config *cfg = ntpk_deref(nn->cfg);
+	const struct ntpk_config *cfg = ntpk_deref(nn, nn->cfg);
 	struct sk_buff *msg;
 	void *hdr;
 
@@ -185,9 +183,9 @@ static int ntpk_nl_get(struct sk_buff *skb, struct genl_info *info)
 	if (!hdr)
 		goto nospace;
 	if (put_config(msg, cfg) ||
-	    put_state(msg, ntpk_deref(nn->state), cfg) ||
+	    put_state(msg, ntpk_deref(nn, nn->state), cfg) ||
 	    put_stats(msg, nn) ||
-	    put_ratelimit(msg, ntpk_deref(nn->rl)))
+	    put_ratelimit(msg, ntpk_deref(nn, nn->rl)))
 		goto nospace;
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
@@ -304,7 +302,7 @@ static int ntpk_nl_set(struct sk_buff *skb, struct genl_info *info)
 {
 	struct net *net = genl_info_net(info);
 	struct ntpk_net *nn = ntpk_net(net);
-	struct ntpk_config *old = ntpk_deref(nn->cfg), *cfg;
+	struct ntpk_config *old = ntpk_deref(nn, nn->cfg), *cfg;
 	struct ntpk_rl *rl = NULL, *old_rl;
 	struct ntpk_rl_params p;
 	int err;
@@ -342,7 +340,7 @@ static int ntpk_nl_set(struct sk_buff *skb, struct genl_info *info)
 	rcu_assign_pointer(nn->cfg, cfg);
 	kfree_rcu(old, rcu);
 	if (info->attrs[NTPK_A_RATELIMIT]) {
-		old_rl = ntpk_deref(nn->rl);
+		old_rl = ntpk_deref(nn, nn->rl);
 		rcu_assign_pointer(nn->rl, rl);
 		ntpk_rl_free_rcu(old_rl);
 	}
@@ -401,7 +399,7 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 	st->synced = ntp_state_synced(&st->ntp);
 	st->stamp = jiffies;
 
-	old = ntpk_deref(nn->state);
+	old = ntpk_deref(nn, nn->state);
 	rcu_assign_pointer(nn->state, st);
 	if (old)
 		kfree_rcu(old, rcu);
@@ -411,7 +409,7 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 static int ntpk_nl_state_clear(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
-	struct ntpk_state *old = ntpk_deref(nn->state);
+	struct ntpk_state *old = ntpk_deref(nn, nn->state);
 
 	RCU_INIT_POINTER(nn->state, NULL);
 	if (old)
@@ -490,7 +488,7 @@ static int addr_find(const struct ntpk_config *cfg, const struct ntpk_addr *a)
 
 static void publish_addrs(struct ntpk_net *nn, struct ntpk_config *cfg)
 {
-	struct ntpk_config *old = ntpk_deref(nn->cfg);
+	struct ntpk_config *old = ntpk_deref(nn, nn->cfg);
 
 	rcu_assign_pointer(nn->cfg, cfg);
 	kfree_rcu(old, rcu);
@@ -500,7 +498,7 @@ static void publish_addrs(struct ntpk_net *nn, struct ntpk_config *cfg)
 static int ntpk_nl_addr_add(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
-	const struct ntpk_config *old = ntpk_deref(nn->cfg);
+	const struct ntpk_config *old = ntpk_deref(nn, nn->cfg);
 	struct ntpk_config *cfg;
 	struct ntpk_addr a;
 	int err;
@@ -530,7 +528,7 @@ static int ntpk_nl_addr_add(struct sk_buff *skb, struct genl_info *info)
 static int ntpk_nl_addr_del(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
-	const struct ntpk_config *old = ntpk_deref(nn->cfg);
+	const struct ntpk_config *old = ntpk_deref(nn, nn->cfg);
 	struct ntpk_config *cfg;
 	struct ntpk_addr a;
 	int err, i;
@@ -559,7 +557,7 @@ static int ntpk_nl_addr_flush(struct sk_buff *skb, struct genl_info *info)
 	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
 	struct ntpk_config *cfg;
 
-	cfg = kmemdup(ntpk_deref(nn->cfg), sizeof(*cfg), GFP_KERNEL);
+	cfg = kmemdup(ntpk_deref(nn, nn->cfg), sizeof(*cfg), GFP_KERNEL);
 	if (!cfg)
 		return -ENOMEM;
 	cfg->naddr4 = 0;
@@ -591,10 +589,12 @@ static int put_addr(struct sk_buff *msg, const struct ntpk_config *cfg,
 static int ntpk_nl_addr_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct ntpk_net *nn = ntpk_net(sock_net(skb->sk));
-	const struct ntpk_config *cfg = ntpk_deref(nn->cfg);
+	const struct ntpk_config *cfg;
 	unsigned int i = cb->args[0];
 	void *hdr;
 
+	mutex_lock(&nn->lock);
+	cfg = ntpk_deref(nn, nn->cfg);
 	cb->seq = nn->addr_gen + 1;
 	for (; i < cfg->naddr4 + cfg->naddr6; i++) {
 		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
@@ -609,8 +609,22 @@ static int ntpk_nl_addr_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		}
 		genlmsg_end(skb, hdr);
 	}
+	mutex_unlock(&nn->lock);
 	cb->args[0] = i;
 	return skb->len;
+}
+
+static int ntpk_nl_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
+			    struct genl_info *info)
+{
+	mutex_lock(&ntpk_net(genl_info_net(info))->lock);
+	return 0;
+}
+
+static void ntpk_nl_post_doit(const struct genl_ops *ops, struct sk_buff *skb,
+			      struct genl_info *info)
+{
+	mutex_unlock(&ntpk_net(genl_info_net(info))->lock);
 }
 
 static const struct genl_small_ops ntpk_genl_ops[] = {
@@ -665,6 +679,8 @@ static struct genl_family ntpk_genl_family __ro_after_init = {
 	.maxattr = NTPK_A_MAX,
 	.policy = ntpk_policy,
 	.netnsok = true,
+	.pre_doit = ntpk_nl_pre_doit,
+	.post_doit = ntpk_nl_post_doit,
 	.module = THIS_MODULE,
 	.small_ops = ntpk_genl_ops,
 	.n_small_ops = ARRAY_SIZE(ntpk_genl_ops),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Per network namespace state: configuration, server state, rate limiter and
- * counters.  Writers (netlink, under genl_mutex) swap whole objects; the hooks
+ * counters.  Writers (netlink, under nn->lock) swap whole objects; the hooks
  * read them under RCU.
  */
 #include <linux/netdevice.h>
@@ -32,6 +32,7 @@ static int __net_init ntpk_net_init(struct net *net)
 		kfree(cfg);
 		return -ENOMEM;
 	}
+	mutex_init(&nn->lock);
 	RCU_INIT_POINTER(nn->cfg, cfg);
 	return 0;
 }
@@ -51,6 +52,7 @@ static void __net_exit ntpk_net_exit(struct net *net)
 {
 	struct ntpk_net *nn = ntpk_net(net);
 
+	/* No netlink socket of this namespace is left: nothing writes. */
 	ntpk_rl_free(rcu_dereference_protected(nn->rl, true));
 	kfree(rcu_dereference_protected(nn->state, true));
 	kfree(rcu_dereference_protected(nn->cfg, true));

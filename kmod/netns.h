@@ -4,6 +4,7 @@
 
 #include <linux/percpu.h>
 #include <linux/in6.h>
+#include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/u64_stats_sync.h>
 #include <net/net_namespace.h>
@@ -14,7 +15,7 @@
 
 struct ntpk_rl;
 
-/* Written whole by netlink under genl_mutex, read by the hooks under RCU. */
+/* Written whole by netlink under ntpk_net.lock, read by the hooks under RCU. */
 struct ntpk_config {
 	struct rcu_head rcu;
 	u32 flags;			/* NTPK_CONFIG_F_* */
@@ -41,6 +42,7 @@ struct ntpk_pcpu_stats {
 };
 
 struct ntpk_net {
+	struct mutex lock;		/* writers: every netlink handler */
 	struct ntpk_config __rcu *cfg;
 	struct ntpk_state __rcu *state;
 	struct ntpk_rl __rcu *rl;
