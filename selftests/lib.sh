@@ -39,6 +39,8 @@
 #	                         with_timeout SEC ip netns exec NS CMD...
 #	wait_until SEC CMD...    retry CMD every 0.2 s until it succeeds or SEC
 #	                         seconds passed (then return 1)
+#	                         (both SECs are multiplied by $NTPK_SLOW, 1 unless
+#	                         set; selftests/run stretches test timeouts too)
 # Requirements:
 #	require_cmd CMD...       fail (not skip) when a command is missing: a
 #	                         missing dependency is a broken test machine
@@ -240,9 +242,13 @@ __lib_kill()
 	wait "$1" 2>/dev/null || true
 }
 
+# A slow kernel (scripts/check-debug's KASAN and lockdep kernel, several
+# times slower under TCG) stretches every timeout and wait by NTPK_SLOW.
+NTPK_SLOW=${NTPK_SLOW:-1}
+
 with_timeout()
 {
-	local sec=$1
+	local sec=$(($1 * NTPK_SLOW))
 
 	shift
 	timeout -k 5 "$sec" "$@"
@@ -250,7 +256,7 @@ with_timeout()
 
 wait_until()
 {
-	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
+	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000 * NTPK_SLOW))
 
 	shift
 	until "$@"; do
