@@ -1070,6 +1070,9 @@ def guest_desc():
 				model = line.split(':', 1)[1].strip()
 				break
 	accel = 'TCG' if 'QEMU' in model or 'TCG' in model else 'QEMU'
+	if accel == 'TCG':
+		accel += ' %s-threaded' % os.environ.get('NTPK_VM_TCG_THREAD',
+							  'single')
 	try:
 		with open('/sys/devices/system/clocksource/clocksource0/'
 			  'current_clocksource') as f:
