@@ -128,7 +128,7 @@ bench:
 bench-smoke:
 	bench/run --smoke
 
-check-debug:
+check-debug: deps
 	scripts/check-debug
 
 # ---- install (issue 8) ----
