@@ -337,14 +337,16 @@ static enum ntp_verdict expected_verdict(size_t len, int mode, int version)
 
 static void check_request_len(struct kunit *test, size_t len)
 {
-	int mode, version, li, fill;
+	int mode, version, li, fill, n;
 	size_t i;
 	u8 *pkt;
 
-	for (fill = 0; fill < 3; fill++)
-	for (li = 0; li < 4; li++)
-	for (version = 0; version < 8; version++)
-	for (mode = 0; mode < 8; mode++) {
+	/* Every fill, LI, version and mode: 3 * 4 * 8 * 8 packets. */
+	for (n = 0; n < 3 * 4 * 8 * 8; n++) {
+		fill = n / (4 * 8 * 8);
+		li = n / (8 * 8) % 4;
+		version = n / 8 % 8;
+		mode = n % 8;
 		/* kmalloc(0) gives ZERO_SIZE_PTR: any access faults */
 		pkt = len ? alloc_pkt(test, len) : ZERO_SIZE_PTR;
 		for (i = 0; i < len; i++)
@@ -433,13 +435,15 @@ static void check_reply_version(struct kunit *test, int version)
 {
 	static const s8 polls[] = { -128, -6, -1, 0, 6, 10, 17, 127 };
 	static const s8 precs[] = { -128, -32, -20, -1, 0, 5, 127 };
-	size_t p, q;
+	size_t p, q, n;
 	int leap, i;
 
 	rng_seed(200 + version);
-	for (leap = 0; leap < 4; leap++)
-	for (p = 0; p < ARRAY_SIZE(polls); p++)
-	for (q = 0; q < ARRAY_SIZE(precs); q++) {
+	/* Every leap, poll and precision, in this order. */
+	for (n = 0; n < 4 * ARRAY_SIZE(polls) * ARRAY_SIZE(precs); n++) {
+		leap = n / (ARRAY_SIZE(polls) * ARRAY_SIZE(precs));
+		p = n / ARRAY_SIZE(precs) % ARRAY_SIZE(polls);
+		q = n % ARRAY_SIZE(precs);
 		struct ntp_server_state st = {
 			.leap = (u8)leap,
 			.stratum = (u8)(1 + rng() % 15),
@@ -495,13 +499,15 @@ static void build_kod(struct kunit *test)
 {
 	static const s8 req_polls[] = { -128, -6, 0, 3, 6, 10, 17, 127 };
 	static const s8 rl_polls[] = { -19, -6, 0, 6, 12, 17 };
-	size_t a, b;
+	size_t a, b, n;
 	int version;
 
 	rng_seed(300);
-	for (version = 1; version <= 4; version++)
-	for (a = 0; a < ARRAY_SIZE(req_polls); a++)
-	for (b = 0; b < ARRAY_SIZE(rl_polls); b++) {
+	/* Every version 1-4, request poll and rate limit poll, in order. */
+	for (n = 0; n < 4 * ARRAY_SIZE(req_polls) * ARRAY_SIZE(rl_polls); n++) {
+		version = 1 + n / (ARRAY_SIZE(req_polls) * ARRAY_SIZE(rl_polls));
+		a = n / ARRAY_SIZE(rl_polls) % ARRAY_SIZE(req_polls);
+		b = n % ARRAY_SIZE(rl_polls);
 		u64 rx = rng(), tx = rng(), otx = rng();
 		u8 *pkt = make_request(test, (int)(rng() & 3), version,
 				       req_polls[a], otx);
@@ -575,7 +581,7 @@ static u32 disp_want(u32 disp, u64 age)
 	const u64 mul = 15 * 65536, div = 1000000000000000ULL;
 	u64 inc = mul_u64_u64_div_u64(age, mul, div);
 
-	if ((unsigned __int128)inc * div != (unsigned __int128)age * mul)
+	if ((__uint128_t)inc * div != (__uint128_t)age * mul)
 		inc++;
 	return inc > 0xffffffffULL - disp ? 0xffffffffU : disp + (u32)inc;
 }
