@@ -32,7 +32,7 @@ CHURN_RATE=100
 # The flood; on a slow kernel (NTPK_SLOW, see lib.sh) far less of it, or
 # chronyd, which gets all of it while ntpk has no state, could not answer
 # follow's polls in time and ntpk would never get its state back.
-FLOOD_PPS=$((20000 / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW))
+FLOOD_PPS=$((20000 / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW))
 # follow's poll interval, 0.5 s, and so its reply timeout (at most 1 s).
 FOLLOW_MS=$((500 * NTPK_SLOW))
 FOLLOW_INTERVAL=$(printf '%d.%03d' $((FOLLOW_MS / 1000)) $((FOLLOW_MS % 1000)))
