@@ -6,7 +6,8 @@
 #   make deps       install the Debian packages everything needs
 #   make check      deps, warning-free build (W=1), host unit tests, then the
 #                   guest suite (selftests/run under scripts/vm-run)
-#   make unit       host unit tests of the NTP packet core (KTAP)
+#   make unit       host unit tests of the NTP packet core and of ntpkctl's
+#                   NTP wire helpers (KTAP)
 #   make fuzz       a short libFuzzer run on the packet core
 #   make demo       deps, build, then scripts/demo in a guest
 #   make bench      ntpk against chronyd, ntpd and the floor (bench/out/)

@@ -21,7 +21,7 @@
 
 #include "format.h"
 #include "ipc.h"
-#include "ntp.h"
+#include "ntpwire.h"
 #include "parse.h"
 #include "report.h"
 #include "subcommands.h"
@@ -202,27 +202,12 @@ static int64_t mono_diff_ns(const struct timespec *a, const struct timespec *b)
 	return (a->tv_sec - b->tv_sec) * NSEC_PER_SEC + (a->tv_nsec - b->tv_nsec);
 }
 
-static uint64_t get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
-}
-
 static uint64_t realtime_ntp(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return ntp_ts_from_unix(ts.tv_sec, (uint32_t)ts.tv_nsec);
+	return nw_ts_from_unix(ts.tv_sec, (uint32_t)ts.tv_nsec);
 }
 
 static void set_why(struct poll_result *r, enum status s, const char *fmt, ...)
@@ -243,27 +228,27 @@ static void check_reply(const uint8_t *pkt, uint64_t t1, uint64_t t4,
 			int64_t elapsed_ns, struct poll_result *r)
 {
 	struct ntpk_state *st = &r->st;
-	unsigned int mode = pkt[NTP_OFF_LVM] & 7;
-	unsigned int version = (pkt[NTP_OFF_LVM] >> 3) & 7;
-	uint64_t t2 = get_be64(pkt + NTP_OFF_RX);
-	uint64_t t3 = get_be64(pkt + NTP_OFF_TX);
+	unsigned int mode = nw_mode(pkt);
+	unsigned int version = nw_version(pkt);
+	uint64_t t2 = nw_get_be64(pkt + NW_OFF_RX);
+	uint64_t t3 = nw_get_be64(pkt + NW_OFF_TX);
 	int64_t proc_ns, diff_ns;
 
-	st->leap = pkt[NTP_OFF_LVM] >> 6;
-	st->stratum = pkt[NTP_OFF_STRATUM];
-	st->precision = (int8_t)pkt[NTP_OFF_PRECISION];
-	st->root_delay = get_be32(pkt + NTP_OFF_ROOT_DELAY);
-	st->root_disp = get_be32(pkt + NTP_OFF_ROOT_DISP);
-	memcpy(st->refid, pkt + NTP_OFF_REFID, 4);
-	st->reftime = get_be64(pkt + NTP_OFF_REFTIME);
+	st->leap = nw_leap(pkt);
+	st->stratum = pkt[NW_OFF_STRATUM];
+	st->precision = (int8_t)pkt[NW_OFF_PRECISION];
+	st->root_delay = nw_get_be32(pkt + NW_OFF_ROOT_DELAY);
+	st->root_disp = nw_get_be32(pkt + NW_OFF_ROOT_DISP);
+	memcpy(st->refid, pkt + NW_OFF_REFID, 4);
+	st->reftime = nw_get_be64(pkt + NW_OFF_REFTIME);
 
-	if (mode != NTP_MODE_SERVER)
+	if (mode != NW_MODE_SERVER)
 		return set_why(r, ST_UNSYNCED, "invalid reply: mode %u", mode);
 	if (version != 3 && version != 4)
 		return set_why(r, ST_UNSYNCED, "invalid reply: version %u",
 			       version);
-	if (st->leap == NTP_LEAP_UNSYNC || st->stratum < 1 ||
-	    st->stratum > NTP_STRATUM_MAX)
+	if (st->leap == NW_LEAP_UNSYNC || st->stratum < 1 ||
+	    st->stratum > NW_STRATUM_MAX)
 		return set_why(r, ST_UNSYNCED, "leap %u stratum %u",
 			       st->leap, st->stratum);
 	if (st->precision < -32 || st->precision > 0)
@@ -316,7 +301,7 @@ static int wait_readable(struct follower *f, const struct timespec *deadline)
 
 static void poll_daemon(struct follower *f, struct poll_result *r)
 {
-	uint8_t req[NTP_PKT_LEN] = { 0 }, buf[1024];
+	uint8_t req[NW_PKT_LEN] = { 0 }, buf[1024];
 	struct timespec m1, m4, deadline;
 	uint64_t cookie, t1, t4;
 	int64_t timeout_ns;
@@ -336,8 +321,8 @@ static void poll_daemon(struct follower *f, struct poll_result *r)
 	 */
 	if (getrandom(&cookie, sizeof(cookie), 0) != sizeof(cookie))
 		cookie = realtime_ntp() ^ (uint64_t)random();
-	req[NTP_OFF_LVM] = 0 << 6 | 4 << 3 | NTP_MODE_CLIENT;
-	ntp_set_tx(req, cookie);
+	req[NW_OFF_LVM] = nw_lvm(0, 4, NW_MODE_CLIENT);
+	nw_put_be64(req + NW_OFF_TX, cookie);
 
 	timeout_ns = (int64_t)f->o->interval_ms * 1000000;
 	if (timeout_ns > MAX_RTT_NS)
@@ -368,7 +353,7 @@ static void poll_daemon(struct follower *f, struct poll_result *r)
 		if (n < 0)
 			return set_why(r, ST_LOST, "%s", strerror(errno));
 		/* Not ours, or not NTP: keep waiting for the real answer. */
-		if (n < NTP_PKT_LEN || get_be64(buf + NTP_OFF_ORIGIN) != cookie)
+		if (n < NW_PKT_LEN || nw_get_be64(buf + NW_OFF_ORIGIN) != cookie)
 			continue;
 		break;
 	}

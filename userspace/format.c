@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "format.h"
-#include "ntp.h"
+#include "ntpwire.h"
 
 const char *format_ntp_short(uint32_t v, char buf[FMT_LEN])
 {
@@ -77,11 +77,7 @@ const char *format_ntp_time(uint64_t ts, char buf[FMT_LEN])
 	/* Zero means "never"; no date in any era would be honest. */
 	if (!ts)
 		return format_ntp_hex(ts, buf);
-	ntp_ts_to_unix(ts, time(NULL), &sec, &nsec);
-	if (nsec >= 1000000000) {	/* rounding up from just below a second */
-		sec++;
-		nsec -= 1000000000;
-	}
+	nw_ts_to_unix(ts, time(NULL), &sec, &nsec);
 	t = (time_t)sec;
 	if (!gmtime_r(&t, &tm))
 		return format_ntp_hex(ts, buf);

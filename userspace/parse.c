@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ntp.h"
+#include "ntpwire.h"
 #include "parse.h"
 
 static char reason[96];
@@ -244,7 +244,7 @@ static const char *parse_iso8601(const char *s, uint64_t *out)
 	if (strcmp(p, "Z"))
 		return "must end in Z (UTC)";
 	t = timegm(&tm);
-	*out = ntp_ts_from_unix(t, (uint32_t)(fnum * pow10u(9 - fdigits)));
+	*out = nw_ts_from_unix(t, (uint32_t)(fnum * pow10u(9 - fdigits)));
 	return NULL;
 }
 
@@ -262,7 +262,7 @@ const char *parse_reftime(const char *s, uint64_t *out)
 		why = scan_sec_nsec(s + 5, (1ULL << 40), &sec, &nsec);
 		if (why)
 			return why;
-		*out = ntp_ts_from_unix((int64_t)sec, nsec);
+		*out = nw_ts_from_unix((int64_t)sec, nsec);
 		return NULL;
 	}
 	if (!strncmp(s, "ntp:", 4)) {
@@ -270,7 +270,7 @@ const char *parse_reftime(const char *s, uint64_t *out)
 		if (why)
 			return why;
 		/* The same fraction rounding as for unix: and the module. */
-		*out = sec << 32 | (uint32_t)ntp_ts_from_unix(0, nsec);
+		*out = sec << 32 | nw_frac_from_nsec(nsec);
 		return NULL;
 	}
 	if (!strncmp(s, "0x", 2)) {

@@ -8,61 +8,14 @@
  * that AddressSanitizer reports any access outside them.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ktap.h"
 #include "ntp.h"
 
 #define NSEC_PER_SEC	1000000000LL
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#define MAX_DIAG	8	/* diagnostic lines printed per test */
-
-static unsigned int fails;	/* failed checks in the current test */
-
-static void diag(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (fails == MAX_DIAG)
-		printf("# (further failures of this test not shown)\n");
-	if (fails++ >= MAX_DIAG)
-		return;
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-}
-
-#define CHECK_EQ(got, want, fmt, ...) do {				\
-	unsigned long long _g = (unsigned long long)(got);		\
-	unsigned long long _w = (unsigned long long)(want);		\
-	if (_g != _w)							\
-		diag("%s:%d: %s = 0x%llx, want 0x%llx (" fmt ")",	\
-		     __FILE__, __LINE__, #got, _g, _w, ##__VA_ARGS__);	\
-} while (0)
-
-/* splitmix64: a fixed seed makes every run check the same values. */
-static u64 rng_state;
-
-static void rng_seed(u64 seed)
-{
-	rng_state = seed;
-}
-
-static u64 rng(void)
-{
-	u64 z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static u8 *xmalloc(size_t len)
 {
@@ -665,11 +618,7 @@ static void test_disp_add_huge_age(void)
 
 /* ---- runner -------------------------------------------------------- */
 
-#define T(name)	{ #name, test_##name }
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct ktap_test tests[] = {
 	T(ts_from_unix_1900),
 	T(ts_from_unix_1970),
 	T(ts_from_unix_2036),
@@ -706,22 +655,5 @@ static const struct {
 
 int main(void)
 {
-	unsigned int pass = 0, fail = 0;
-	size_t i;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("TAP version 13\n1..%zu\n", ARRAY_SIZE(tests));
-	for (i = 0; i < ARRAY_SIZE(tests); i++) {
-		fails = 0;
-		tests[i].fn();
-		if (fails) {
-			printf("not ok %zu %s\n", i + 1, tests[i].name);
-			fail++;
-		} else {
-			printf("ok %zu %s\n", i + 1, tests[i].name);
-			pass++;
-		}
-	}
-	printf("# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:0 error:0\n", pass, fail);
-	return fail ? 1 : 0;
+	return ktap_run(tests, ARRAY_SIZE(tests));
 }
