@@ -116,7 +116,7 @@ grows()	# COUNTER MIN
 dmesg_clean()
 {
 	! dmesg | sed -n '/ntpk_lifecycle: start/,$p' |
-		grep -E 'WARNING|BUG|Oops|general protection|rcu.*stall|self-detected stall|KASAN|UBSAN|refcount_t|list_(add|del) corruption|blocked for more than' ||
+		grep -E 'WARNING|BUG|Oops|general protection|rcu.*stall|self-detected stall|KASAN|UBSAN|refcount_t|list_(add|del) corruption|blocked for more than|unregister_netdevice: waiting for' ||
 		false
 }
 
