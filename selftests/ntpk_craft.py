@@ -23,6 +23,8 @@
            authenticated and NTS-shaped requests; who answered what.
   churn    (server namespace) enable/disable and state set/clear over
            generic netlink at a given rate, for a given time.
+  slowntp  an NTP server that answers every request a fixed delay after
+           it came, as a daemon behind a deep socket queue does.
 
 Results are JSON or "PASS name" / "FAIL name: why" lines; the shell tests
 turn them into KTAP.  Frames are built by hand (struct) except in "cases",
@@ -1668,6 +1670,38 @@ def cmd_churn(a):
 	return 0 if not errors else 1
 
 
+# --- a slow daemon ---------------------------------------------------------------
+
+def cmd_slowntp(a):
+	"""Answers each client request a.delay seconds after it arrived: the
+	receive timestamp is its arrival, the transmit timestamp the moment
+	the answer goes, as chronyd stamps a request that waited in its
+	socket queue."""
+	host, port = a.listen.rsplit(':', 1)
+	host = host.strip('[]')
+	fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+	sk = socket.socket(fam, socket.SOCK_DGRAM)
+	sk.bind((host, int(port)))
+	refid = socket.inet_aton(a.refid)
+	pending = []
+	while True:
+		wait = None
+		if pending:
+			wait = max(0.0, pending[0][0] - time.monotonic())
+		if select.select([sk], [], [], wait)[0]:
+			req, peer = sk.recvfrom(2048)
+			if len(req) >= 48 and req[0] & 7 == 3:
+				pending.append((time.monotonic() + a.delay,
+						ntp_now(), req, peer))
+		while pending and pending[0][0] <= time.monotonic():
+			_, rx, req, peer = pending.pop(0)
+			head = struct.pack('!BBBbII4sQ8sQ',
+					   (req[0] & 0x38) | 4, a.stratum,
+					   req[2], -20, 0, 1 << 12, refid,
+					   ntp_now() - (16 << 32), req[40:48], rx)
+			sk.sendto(head + struct.pack('!Q', ntp_now()), peer)
+
+
 # --- command line ---------------------------------------------------------------------
 
 def main():
@@ -1756,10 +1790,17 @@ def main():
 	p.add_argument('--rate', type=float, default=100)
 	p.add_argument('--duration', type=float, default=5)
 
+	p = sub.add_parser('slowntp')
+	p.add_argument('--listen', required=True, help='ADDR:PORT')
+	p.add_argument('--delay', type=float, default=1.5)
+	p.add_argument('--stratum', type=int, default=4)
+	p.add_argument('--refid', default='192.0.2.44')
+
 	a = ap.parse_args()
 	return {'listen': cmd_listen, 'cases': cmd_cases, 'flood': cmd_flood,
 		'mixed': cmd_mixed, 'churn': cmd_churn, 'query': cmd_query,
-		'decode': cmd_decode, 'fragreq': cmd_fragreq}[a.cmd](a)
+		'decode': cmd_decode, 'fragreq': cmd_fragreq,
+		'slowntp': cmd_slowntp}[a.cmd](a)
 
 
 if __name__ == '__main__':

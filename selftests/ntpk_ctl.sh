@@ -895,6 +895,30 @@ test_follow()
 	ctl "$s" follow --once 2>"$TMP/once.log" || rc=$?
 	is 1 "$rc"
 	grep -q 'follow: daemon lost: 127.0.0.1:123: Connection refused; state cleared$' "$TMP/once.log"
+
+	# A daemon that answers every poll 1.25 s late, during the second poll
+	# after it (a daemon behind a flood while ntpk has no state): each
+	# poll times out, but the late answers are believed, measured against
+	# their own polls, so the state comes back.
+	bg_run "$s" "$PY" "$NTPK_SELFTESTS/ntpk_craft.py" slowntp \
+		--listen 127.0.0.1:1123 --delay 1.25 --stratum 4 --refid 192.0.2.44
+	wait_until 30 eval '[ -n "$(n "$s" ss -Hnlu src 127.0.0.1:1123)" ]'
+	ntpkctl -n "$s" follow --source 127.0.0.1:1123 --interval 0.5 \
+		2>"$TMP/follow.log" &
+	fpid=$!
+	echo "$fpid" >"$TMP/follow.pid"
+	wait_until 30 follow_log_has 'follow: synchronised: leap 0 stratum 4 refid 192.0.2.44 '
+	follow_log_has 'follow: daemon lost: 127.0.0.1:1123: no reply within 500 ms; state cleared$'
+	# Lost first (no answer within the first poll), then synchronised.
+	[ "$(grep -o 'follow: [a-z ]*:' "$TMP/follow.log" | head -n 1)" = \
+	  "follow: daemon lost:" ] || { sed 's/^/# /' "$TMP/follow.log"; false; }
+	# (Half a poll away from any window's edge, yet a slow guest may miss
+	# one now and then, so: usable again within a few polls.)
+	wait_until 10 eval '[ "$(line "$s" stratum; line "$s" usable)" = "  stratum: 4
+  usable: yes" ]'
+	kill -TERM "$fpid"
+	wait "$fpid"
+	rm "$TMP/follow.pid"
 }
 
 test_nlfuzz()

@@ -58,6 +58,21 @@ struct poll_result {
 	char why[128];
 };
 
+/*
+ * Polls that may still be answered.  A daemon behind a flood (all of it
+ * reaches the daemon while ntpk has no state) answers each poll late, after
+ * the requests queued before it; the first valid answer to any of these
+ * brings the state back, and with it ntpk, which drains the flood.
+ */
+#define POLLS_KEPT		8
+
+struct sent_poll {
+	uint64_t cookie;	/* our transmit timestamp, echoed as origin */
+	uint64_t t1;		/* the realtime clock when sent, NTP format */
+	struct timespec m1;	/* the monotonic clock when sent */
+	bool open;		/* no answer to it seen yet */
+};
+
 struct follower {
 	const struct follow_opts *o;
 	sigset_t waitmask;	/* the mask to wait with: signals let through */
@@ -67,6 +82,8 @@ struct follower {
 	int nl_err;		/* the netlink error last logged; 0 when fine */
 	enum status status;
 	struct ntpk_state seen;	/* the last poll's state, to log changes */
+	struct sent_poll sent[POLLS_KEPT];
+	unsigned int nsent;	/* polls sent: the next goes to sent[nsent % KEPT] */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -299,45 +316,107 @@ static int wait_readable(struct follower *f, const struct timespec *deadline)
 	}
 }
 
+/*
+ * Reads one datagram, and when the kernel stamped it (SO_TIMESTAMPNS) when
+ * it arrived: a reply read after a while is measured from its arrival.
+ */
+static ssize_t recv_stamped(int fd, uint8_t *buf, size_t len,
+			    struct timespec *rx)
+{
+	char ctl[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl,
+		.msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	n = recvmsg(fd, &msg, MSG_DONTWAIT);
+	if (n < 0)
+		return n;
+	clock_gettime(CLOCK_REALTIME, rx);
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_TIMESTAMPNS)
+			memcpy(rx, CMSG_DATA(c), sizeof(*rx));
+	return n;
+}
+
+static struct sent_poll *find_poll(struct follower *f, const uint8_t *pkt)
+{
+	uint64_t origin = nw_get_be64(pkt + NW_OFF_ORIGIN);
+	unsigned int i;
+
+	for (i = 0; i < POLLS_KEPT; i++)
+		if (f->sent[i].open && f->sent[i].cookie == origin)
+			return &f->sent[i];
+	return NULL;
+}
+
+/* Checks a reply to poll p that arrived at rx (realtime). */
+static void measure(const struct sent_poll *p, const uint8_t *pkt,
+		    const struct timespec *rx, struct poll_result *r)
+{
+	struct timespec m4, now;
+	int64_t elapsed_ns, queued_ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &m4);
+	clock_gettime(CLOCK_REALTIME, &now);
+	elapsed_ns = mono_diff_ns(&m4, &p->m1);
+	/*
+	 * How long it waited for us to read it (two readings of one clock).
+	 * A stamp from before the poll was sent (another CPU's clock, a
+	 * step) is not believed: the reply is then measured as read.
+	 */
+	queued_ns = mono_diff_ns(&now, rx);
+	if (queued_ns < 0 || queued_ns > elapsed_ns) {
+		queued_ns = 0;
+		rx = &now;
+	}
+	check_reply(pkt, p->t1, nw_ts_from_unix(rx->tv_sec, (uint32_t)rx->tv_nsec),
+		    elapsed_ns - queued_ns, r);
+}
+
 static void poll_daemon(struct follower *f, struct poll_result *r)
 {
+	struct sent_poll *cur = &f->sent[f->nsent++ % POLLS_KEPT], *p;
 	uint8_t req[NW_PKT_LEN] = { 0 }, buf[1024];
-	struct timespec m1, m4, deadline;
-	uint64_t cookie, t1, t4;
+	struct timespec deadline, rx;
 	int64_t timeout_ns;
 	ssize_t n;
-	int i, ret;
+	int ret;
 
 	memset(r, 0, sizeof(*r));
-	/* Anything queued is a late answer to an earlier poll, or an error. */
-	for (i = 0; i < 64; i++)
-		if (recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 &&
-		    (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
 	/*
 	 * A random transmit timestamp, as chronyd's own client sends: the
 	 * echo proves the reply answers this request, and nothing about our
 	 * clock leaks.  Times come from our own clock readings instead.
 	 */
-	if (getrandom(&cookie, sizeof(cookie), 0) != sizeof(cookie))
-		cookie = realtime_ntp() ^ (uint64_t)random();
+	if (getrandom(&cur->cookie, sizeof(cur->cookie), 0) !=
+	    sizeof(cur->cookie))
+		cur->cookie = realtime_ntp() ^ (uint64_t)random();
 	req[NW_OFF_LVM] = nw_lvm(0, 4, NW_MODE_CLIENT);
-	nw_put_be64(req + NW_OFF_TX, cookie);
+	nw_put_be64(req + NW_OFF_TX, cur->cookie);
 
 	timeout_ns = (int64_t)f->o->interval_ms * 1000000;
 	if (timeout_ns > MAX_RTT_NS)
 		timeout_ns = MAX_RTT_NS;
-	clock_gettime(CLOCK_MONOTONIC, &m1);
-	t1 = realtime_ntp();
-	deadline = m1;
+	clock_gettime(CLOCK_MONOTONIC, &cur->m1);
+	cur->t1 = realtime_ntp();
+	deadline = cur->m1;
 	deadline.tv_sec += timeout_ns / NSEC_PER_SEC;
 	deadline.tv_nsec += timeout_ns % NSEC_PER_SEC;
 	if (deadline.tv_nsec >= NSEC_PER_SEC) {
 		deadline.tv_sec++;
 		deadline.tv_nsec -= NSEC_PER_SEC;
 	}
+	cur->open = false;
 	if (send(f->fd, req, sizeof(req), 0) < 0)
 		return set_why(r, ST_LOST, "send: %s", strerror(errno));
+	cur->open = true;
 	for (;;) {
 		ret = wait_readable(f, &deadline);
 		if (ret == -EINTR)
@@ -347,19 +426,22 @@ static void poll_daemon(struct follower *f, struct poll_result *r)
 		if (ret == 0)
 			return set_why(r, ST_LOST, "no reply within %lld ms",
 				       (long long)(timeout_ns / 1000000));
-		n = recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		n = recv_stamped(f->fd, buf, sizeof(buf), &rx);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n < 0)
 			return set_why(r, ST_LOST, "%s", strerror(errno));
-		/* Not ours, or not NTP: keep waiting for the real answer. */
-		if (n < NW_PKT_LEN || nw_get_be64(buf + NW_OFF_ORIGIN) != cookie)
+		/* Not NTP, not ours, or a duplicate: keep waiting. */
+		p = n < NW_PKT_LEN ? NULL : find_poll(f, buf);
+		if (!p)
 			continue;
-		break;
+		p->open = false;
+		measure(p, buf, &rx, r);
+		if (p == cur || r->status == ST_SYNCED)
+			return;
+		/* A late answer that does not hold up: wait for this poll's. */
+		memset(r, 0, sizeof(*r));
 	}
-	clock_gettime(CLOCK_MONOTONIC, &m4);
-	t4 = realtime_ntp();
-	check_reply(buf, t1, t4, mono_diff_ns(&m4, &m1), r);
 }
 
 /* ---- the kernel side ---- */
@@ -465,6 +547,8 @@ static int open_socket(struct follower *f)
 		fprintf(stderr, "%s: follow: socket: %s\n", prog, strerror(errno));
 		return EXIT_FAILED;
 	}
+	/* Without receive timestamps replies are measured when read. */
+	setsockopt(f->fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int));
 	if (connect(f->fd, (const struct sockaddr *)&o->src, o->srclen) < 0) {
 		fprintf(stderr, "%s: follow: connect %s: %s\n", prog,
 			o->src_name, strerror(errno));
