@@ -41,6 +41,13 @@
 #	                         seconds passed (then return 1)
 #	                         (both SECs are multiplied by $NTPK_SLOW, 1 unless
 #	                         set; selftests/run stretches test timeouts too)
+# Soft assertions (subtests in the test's own shell, sharing baselines):
+#	run_test NAME FUNCTION   ok or not ok NAME, by what FUNCTION asserted
+#	assert_eq GOT WANT WHAT, assert_range GOT LO HI WHAT, fail WHY
+#	                         report a wrong value, the subtest goes on
+#	diag TEXT                "# TEXT"
+#	elapsed EPOCHREALTIME    seconds since, one decimal
+#	kv_load PREFIX FILE      "KEY VALUE" lines into ${V[PREFIXKEY]}
 # Requirements:
 #	require_cmd CMD...       fail (not skip) when a command is missing: a
 #	                         missing dependency is a broken test machine
@@ -265,6 +272,64 @@ wait_until()
 		fi
 		sleep 0.2
 	done
+}
+
+# ---- soft assertions ----
+#
+# For tests whose subtests run in the test's own shell (run_test), not in
+# ktap_test's subshell, so that the counter snapshots one subtest takes are
+# the next one's baseline.  An assertion reports and marks the subtest
+# failed, and the subtest goes on, so that one run shows every wrong value.
+
+T_FAIL=0
+
+diag() { echo "# $*"; }
+
+fail() {
+	diag "FAIL: $*"
+	T_FAIL=1
+}
+
+assert_eq() {	# GOT WANT WHAT
+	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
+}
+
+assert_range() {	# GOT LO HI WHAT
+	if ! [ "$1" -ge "$2" ] 2>/dev/null || ! [ "$1" -le "$3" ]; then
+		fail "$4: got '$1', want $2..$3"
+	fi
+}
+
+# set -e does not apply inside a function called left of ||: the subtest
+# runs to its end, its assertions decide.
+run_test() {	# NAME FUNCTION
+	local t0=$EPOCHREALTIME
+
+	T_FAIL=0
+	"$2" || T_FAIL=1
+	diag "$1: $(elapsed "$t0") s"
+	if [ $T_FAIL = 0 ]; then
+		ktap_ok "$1"
+	else
+		ktap_fail "$1"
+	fi
+}
+
+elapsed() {	# EPOCHREALTIME-THEN: seconds since, one decimal
+	local us=$((${EPOCHREALTIME/./} - ${1/./}))
+
+	echo "$((us / 1000000)).$((us / 100000 % 10))"
+}
+
+# "KEY VALUE" lines (ntpk_rlsend.py) or "KEY: VALUE" lines (ntpkctl stats)
+# into the associative array V, each key prefixed with PREFIX.
+declare -A V
+kv_load() {	# PREFIX FILE
+	local k v
+
+	while read -r k v; do
+		V[$1${k%:}]=$v
+	done <"$2"
 }
 
 require_cmd()

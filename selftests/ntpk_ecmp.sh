@@ -38,64 +38,6 @@ PER_SRC_DOWN=50		# 400 per family once a node is down
 DOWN=$NNODES		# the node taken out
 UP="1 2 3"		# the others
 
-T_FAIL=0
-
-# --- assertions ------------------------------------------------------------
-#
-# Each subtest runs in this shell (not in ktap_test's subshell): the
-# counter snapshots it takes are the next one's baseline.  An assertion
-# reports and marks the subtest failed, and the subtest goes on, so that
-# one run shows every wrong value.
-
-diag() { echo "# $*"; }
-
-fail() {
-	diag "FAIL: $*"
-	T_FAIL=1
-}
-
-assert_eq() {	# GOT WANT WHAT
-	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
-}
-
-assert_range() {	# GOT LO HI WHAT
-	if ! [ "$1" -ge "$2" ] 2>/dev/null || ! [ "$1" -le "$3" ]; then
-		fail "$4: got '$1', want $2..$3"
-	fi
-}
-
-# set -e does not apply inside a function called left of ||: the subtest
-# runs to its end, its assertions decide.
-run_test() {	# NAME FUNCTION
-	local t0=$EPOCHREALTIME
-
-	T_FAIL=0
-	"$2" || T_FAIL=1
-	diag "$1: $(elapsed "$t0") s"
-	if [ $T_FAIL = 0 ]; then
-		ktap_ok "$1"
-	else
-		ktap_fail "$1"
-	fi
-}
-
-elapsed() {	# EPOCHREALTIME-THEN: seconds since, one decimal
-	local us=$((${EPOCHREALTIME/./} - ${1/./}))
-
-	echo "$((us / 1000000)).$((us / 100000 % 10))"
-}
-
-# "KEY VALUE" lines (ntpk_rlsend.py) or "KEY: VALUE" lines (ntpkctl stats)
-# into the associative array V, each key prefixed with PREFIX.
-declare -A V
-kv_load() {	# PREFIX FILE
-	local k v
-
-	while read -r k v; do
-		V[$1${k%:}]=$v
-	done <"$2"
-}
-
 # Kernel log lines that mean the kernel is unwell, since the test began.
 dmesg_problems() {
 	dmesg | tail -n +"$((DMESG_START + 1))" |

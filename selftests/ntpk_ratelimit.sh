@@ -42,53 +42,6 @@ COUNTERS="requests replies pass_not_ours pass_unusual pass_bad_source
 	pass_bad_version pass_no_state drop_malformed drop_checksum
 	drop_route drop_xmit rl_dropped rl_leaked rl_kod"
 
-T_FAIL=0
-
-# --- assertions ------------------------------------------------------------
-#
-# Each subtest runs in this shell (not in ktap_test's subshell): the
-# counter snapshots it takes are the next one's baseline.  An assertion
-# reports and marks the subtest failed, and the subtest goes on, so that
-# one run shows every wrong value.
-
-diag() { echo "# $*"; }
-
-fail() {
-	diag "FAIL: $*"
-	T_FAIL=1
-}
-
-assert_eq() {	# GOT WANT WHAT
-	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
-}
-
-assert_range() {	# GOT LO HI WHAT
-	if ! [ "$1" -ge "$2" ] 2>/dev/null || ! [ "$1" -le "$3" ]; then
-		fail "$4: got '$1', want $2..$3"
-	fi
-}
-
-# set -e does not apply inside a function called left of ||: the subtest
-# runs to its end, its assertions decide.
-run_test() {	# NAME FUNCTION
-	local t0=$EPOCHREALTIME
-
-	T_FAIL=0
-	"$2" || T_FAIL=1
-	diag "$1: $(elapsed "$t0") s"
-	if [ $T_FAIL = 0 ]; then
-		ktap_ok "$1"
-	else
-		ktap_fail "$1"
-	fi
-}
-
-elapsed() {	# EPOCHREALTIME-THEN: seconds since, one decimal
-	local us=$((${EPOCHREALTIME/./} - ${1/./}))
-
-	echo "$((us / 1000000)).$((us / 100000 % 10))"
-}
-
 # "1.234567" seconds (six decimals, as ntpk_rlsend.py prints) in us.
 usec() {
 	local s=${1%.*} f=${1#*.}
@@ -98,17 +51,6 @@ usec() {
 
 ctl() {	# ARGS...: ntpkctl in the server
 	ntpkctl -n "$SRV" "$@"
-}
-
-# "KEY VALUE" lines (ntpk_rlsend.py) or "KEY: VALUE" lines (ntpkctl stats)
-# into the associative array V, each key prefixed with PREFIX.
-declare -A V
-kv_load() {	# PREFIX FILE
-	local k v
-
-	while read -r k v; do
-		V[$1${k%:}]=$v
-	done <"$2"
 }
 
 # The floods and the capture stop at exit, whatever happened.
