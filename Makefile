@@ -10,6 +10,7 @@
 #                   NTP wire helpers (KTAP)
 #   make fuzz       a short libFuzzer run on the packet core
 #   make demo       deps, build, then scripts/demo in a guest
+#   make demo-soak  the demo N=20 times in a row, fresh guest each time
 #   make bench      ntpk against chronyd, ntpd and the floor (bench/out/)
 #   make bench-smoke  the same, tiny, as part of make check
 #   make check-debug  the guest suite on a KASAN/lockdep/kmemleak kernel
@@ -40,6 +41,15 @@ endif
 endif
 export NTPK_KVER
 
+# kbuild cannot build a module whose directory has a space in its path
+# (M= is split on it): build through a symlink that has none.
+ifneq ($(word 2,$(CURDIR)),)
+MDIR := /tmp/ntpk-src-$(shell printf '%s' "$(CURDIR)" | md5sum | cut -c1-12)
+$(shell ln -sfn "$(CURDIR)" $(MDIR))
+else
+MDIR := $(CURDIR)
+endif
+
 VM_TIMEOUT ?= 2400
 VM_RUN := scripts/vm-run --module kmod/ntpk.ko
 
@@ -51,7 +61,7 @@ need-kdir:
 		exit 1; }
 
 module: need-kdir
-	$(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(W),W=$(W)) modules
+	$(MAKE) -C $(KDIR) M=$(MDIR) $(if $(W),W=$(W)) modules
 
 userspace:
 	$(MAKE) -C userspace
@@ -83,11 +93,11 @@ check: deps
 	$(MAKE) bench-smoke
 
 check-build: need-kdir
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C $(KDIR) M=$(MDIR) clean
 	$(MAKE) -C userspace clean
 	$(MAKE) -C selftests clean
 	@log=$$(mktemp); rc=0; \
-	{ $(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules && \
+	{ $(MAKE) -C $(KDIR) M=$(MDIR) W=1 modules && \
 	  $(MAKE) -C userspace && $(MAKE) -C selftests; } >$$log 2>&1 || rc=$$?; \
 	cat $$log; \
 	if [ $$rc -eq 0 ] && grep -qi 'warning:' $$log; then \
@@ -103,9 +113,15 @@ demo: deps
 	$(MAKE) all guest-deps
 	$(VM_RUN) -- scripts/demo
 
+# The demo N times in a row, each in a fresh guest (scripts/demo-soak).
+N ?= 20
+demo-soak: deps
+	$(MAKE) all guest-deps
+	scripts/demo-soak $(N)
+
 clean:
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
-		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; \
+		$(MAKE) -C $(KDIR) M=$(MDIR) clean; \
 	else \
 		rm -f Module.symvers modules.order kmod/*.o kmod/*.ko \
 		kmod/*.mod kmod/*.mod.c kmod/.*.cmd kmod/modules.order \
@@ -117,7 +133,8 @@ clean:
 	rm -rf bench/out
 
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
-	check-build check-vm check-deploy check-debug bench bench-smoke demo \
+	check-build check-vm check-deploy check-debug check-locations bench \
+	bench-smoke demo demo-soak \
 	clean install uninstall dkms-install dkms-remove
 
 check-deploy:
