@@ -61,6 +61,9 @@
 #	                         touching the clock; returns once it answers
 #	chronyd_client NS SERVER... [-- CONF-LINE...]
 #	                         chronyd in NS polling SERVERs (iburst), -x
+#	chronyd_in_control NS CONF-LINE...
+#	                         chronyd in NS steering the guest's clock
+#	                         (the only one a test may start so)
 #	chronyc_in NS ARG...     chronyc talking to the chronyd of NS
 #	chronyd_stop NS          stop it before exit
 #
@@ -382,7 +385,9 @@ __chronyd_start()
 		echo "driftfile $dir/drift"
 		printf '%s\n' "$@"
 	} >"$dir/chrony.conf"
-	n "$ns" chronyd -x -u root -f "$dir/chrony.conf" -l "$dir/chronyd.log"
+	# shellcheck disable=SC2086
+	n "$ns" chronyd ${__chronyd_clock--x} -u root -f "$dir/chrony.conf" \
+		-l "$dir/chronyd.log"
 	defer __chronyd_stop "$dir"
 	if ! wait_until 20 chronyc_in "$ns" -n tracking >/dev/null 2>&1; then
 		echo "# chronyd in $ns does not answer; its log:"
@@ -420,6 +425,14 @@ chronyd_client()
 	done
 	[ $# -eq 0 ] || shift
 	__chronyd_start "$ns" "${servers[@]}" "$@"
+}
+
+# The one chronyd of a test that steers the guest's clock (no -x).
+chronyd_in_control()
+{
+	local __chronyd_clock=
+
+	__chronyd_start "$@"
 }
 
 chronyd_stop()
