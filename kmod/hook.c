@@ -56,6 +56,7 @@ struct ntpk_req {
 	ktime_t rx;
 	bool kod;
 	bool leaked;
+	bool leap_past;
 	s8 kod_poll;
 };
 
@@ -144,6 +145,17 @@ static enum ntpk_stats_attr check_payload(struct sk_buff *skb,
 	r->st = rcu_dereference(r->nn->state);
 	if (!ntpk_state_usable(r->st, r->cfg))
 		return NTPK_STATS_A_PASS_NO_STATE;
+	/*
+	 * Around a leap second the clock steps or is slewed, and only the
+	 * daemon knows which second it is in: its requests are its own.  After
+	 * the window the announcement is stale, whatever the state still says.
+	 * Without a leap st->leap is KTIME_MAX: one compare, never true.
+	 */
+	if (unlikely(r->rx >= r->st->leap - r->cfg->leap_window)) {
+		if (r->rx < r->st->leap + r->cfg->leap_window)
+			return NTPK_STATS_A_PASS_LEAP;
+		r->leap_past = true;
+	}
 	return 0;
 }
 
@@ -179,7 +191,10 @@ static void fill_ntp(struct ntpk_req *r, u8 *pkt)
 		u64 age = jiffies_to_nsecs(jiffies - st->stamp);
 
 		ntp_build_reply(pkt, &st->ntp,
-				ntp_disp_add(st->ntp.root_disp, age), rx);
+				ntp_disp_add(st->ntp.root_disp, age,
+					     st->disp_mult), rx);
+		if (r->leap_past)
+			ntp_set_leap(pkt, NTP_LEAP_NONE);
 	}
 }
 

@@ -22,12 +22,25 @@ static const struct nla_policy port_policy[NTPK_PORT_A_MAX + 1] = {
 	[NTPK_PORT_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 };
 
+/* Above what an s16 policy bound holds: full ranges. */
+static struct netlink_range_validation leap_window_range = {
+	.min = 0,
+	.max = NTPK_LEAP_WINDOW_MAX,
+};
+
+static struct netlink_range_validation disp_rate_range = {
+	.min = 0,
+	.max = NTPK_DISP_RATE_MAX,
+};
+
 static const struct nla_policy config_policy[NTPK_CONFIG_A_MAX + 1] = {
 	[NTPK_CONFIG_A_FLAGS] = { .type = NLA_U32 },
 	[NTPK_CONFIG_A_MAX_AGE] = NLA_POLICY_RANGE(NLA_U32, 1, NTPK_MAX_AGE_MAX),
 	[NTPK_CONFIG_A_PORTS] = NLA_POLICY_NESTED(port_policy),
 	[NTPK_CONFIG_A_NADDRS] = { .type = NLA_REJECT,
 				   .reject_message = "read-only attribute" },
+	[NTPK_CONFIG_A_LEAP_WINDOW] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &leap_window_range),
 };
 
 static const struct nla_policy state_policy[NTPK_STATE_A_MAX + 1] = {
@@ -43,6 +56,11 @@ static const struct nla_policy state_policy[NTPK_STATE_A_MAX + 1] = {
 				    .reject_message = "read-only attribute" },
 	[NTPK_STATE_A_USABLE] = { .type = NLA_REJECT,
 				  .reject_message = "read-only attribute" },
+	[NTPK_STATE_A_DISP_RATE] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &disp_rate_range),
+	[NTPK_STATE_A_CORRECTION] = { .type = NLA_S64 },
+	[NTPK_STATE_A_ERROR] = { .type = NLA_U64 },
+	[NTPK_STATE_A_MAX_ERROR] = { .type = NLA_U64 },
 };
 
 static struct netlink_range_validation rl_table_range = {
@@ -72,6 +90,9 @@ static const struct nla_policy ntpk_policy[NTPK_A_MAX + 1] = {
 			   .reject_message = "read-only attribute" },
 	[NTPK_A_RATELIMIT] = NLA_POLICY_NESTED(rl_policy),
 	[NTPK_A_ADDR] = NLA_POLICY_NESTED(addr_policy),
+	[NTPK_A_REASON] = { .type = NLA_U32 },
+	[NTPK_A_STATUS] = { .type = NLA_REJECT,
+			    .reject_message = "read-only attribute" },
 };
 
 static struct genl_family ntpk_genl_family;
@@ -86,7 +107,8 @@ static int put_config(struct sk_buff *msg, const struct ntpk_config *cfg)
 		return -EMSGSIZE;
 	if (nla_put_u32(msg, NTPK_CONFIG_A_FLAGS, cfg->flags) ||
 	    nla_put_u32(msg, NTPK_CONFIG_A_MAX_AGE, cfg->max_age) ||
-	    nla_put_u32(msg, NTPK_CONFIG_A_NADDRS, cfg->naddr4 + cfg->naddr6))
+	    nla_put_u32(msg, NTPK_CONFIG_A_NADDRS, cfg->naddr4 + cfg->naddr6) ||
+	    nla_put_u32(msg, NTPK_CONFIG_A_LEAP_WINDOW, cfg->leap_window_ms))
 		return -EMSGSIZE;
 	ports = nla_nest_start(msg, NTPK_CONFIG_A_PORTS);
 	if (!ports)
@@ -120,7 +142,61 @@ static int put_state(struct sk_buff *msg, const struct ntpk_state *st,
 	    nla_put_u64_64bit(msg, NTPK_STATE_A_AGE_MSEC,
 			      jiffies_to_msecs(jiffies - st->stamp),
 			      NTPK_STATE_A_PAD) ||
-	    nla_put_u8(msg, NTPK_STATE_A_USABLE, ntpk_state_usable(st, cfg)))
+	    nla_put_u8(msg, NTPK_STATE_A_USABLE, ntpk_state_usable(st, cfg)) ||
+	    nla_put_u32(msg, NTPK_STATE_A_DISP_RATE, st->disp_rate))
+		return -EMSGSIZE;
+	if (st->has_error &&
+	    (nla_put_s64(msg, NTPK_STATE_A_CORRECTION, st->correction,
+			 NTPK_STATE_A_PAD) ||
+	     nla_put_u64_64bit(msg, NTPK_STATE_A_ERROR, st->error,
+			       NTPK_STATE_A_PAD) ||
+	     nla_put_u64_64bit(msg, NTPK_STATE_A_MAX_ERROR, st->max_error,
+			       NTPK_STATE_A_PAD)))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+/*
+ * Why the fast path is off, in the order an operator would look: the
+ * switch, then whether there is a state, then what is wrong with it.
+ */
+static u32 status_reason(const struct ntpk_net *nn,
+			 const struct ntpk_config *cfg,
+			 const struct ntpk_state *st, ktime_t now)
+{
+	if (!(cfg->flags & NTPK_CONFIG_F_ENABLED))
+		return NTPK_REASON_DISABLED;
+	if (!st)
+		return nn->clear_reason;
+	if (!st->synced)
+		return NTPK_REASON_UNSYNC;
+	if (!ntpk_state_usable(st, cfg))
+		return NTPK_REASON_EXPIRED;
+	if (now >= st->leap - cfg->leap_window &&
+	    now < st->leap + cfg->leap_window)
+		return NTPK_REASON_LEAP_WINDOW;
+	return NTPK_REASON_NONE;
+}
+
+static int put_status(struct sk_buff *msg, const struct ntpk_net *nn,
+		      const struct ntpk_config *cfg,
+		      const struct ntpk_state *st)
+{
+	ktime_t now = ktime_get_real();
+	struct nlattr *nest;
+
+	nest = nla_nest_start(msg, NTPK_A_STATUS);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, NTPK_STATUS_A_REASON,
+			status_reason(nn, cfg, st, now)))
+		return -EMSGSIZE;
+	/* Until the window after it has passed, replies depend on it. */
+	if (st && st->leap != KTIME_MAX && now < st->leap + cfg->leap_window &&
+	    nla_put_u64_64bit(msg, NTPK_STATUS_A_LEAP_AT,
+			      div_u64(st->leap, NSEC_PER_SEC),
+			      NTPK_STATUS_A_PAD))
 		return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 	return 0;
@@ -173,6 +249,7 @@ static int ntpk_nl_get(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
 	const struct ntpk_config *cfg = ntpk_deref(nn, nn->cfg);
+	const struct ntpk_state *st;
 	struct sk_buff *msg;
 	void *hdr;
 
@@ -182,8 +259,10 @@ static int ntpk_nl_get(struct sk_buff *skb, struct genl_info *info)
 	hdr = genlmsg_put_reply(msg, info, &ntpk_genl_family, 0, NTPK_CMD_GET);
 	if (!hdr)
 		goto nospace;
+	st = ntpk_deref(nn, nn->state);
 	if (put_config(msg, cfg) ||
-	    put_state(msg, ntpk_deref(nn, nn->state), cfg) ||
+	    put_state(msg, st, cfg) ||
+	    put_status(msg, nn, cfg, st) ||
 	    put_stats(msg, nn) ||
 	    put_ratelimit(msg, ntpk_deref(nn, nn->rl)))
 		goto nospace;
@@ -248,6 +327,10 @@ static int parse_config(struct ntpk_config *cfg, const struct nlattr *attr,
 	if (tb[NTPK_CONFIG_A_MAX_AGE]) {
 		cfg->max_age = nla_get_u32(tb[NTPK_CONFIG_A_MAX_AGE]);
 		cfg->max_age_jiffies = cfg->max_age * HZ;
+	}
+	if (tb[NTPK_CONFIG_A_LEAP_WINDOW]) {
+		cfg->leap_window_ms = nla_get_u32(tb[NTPK_CONFIG_A_LEAP_WINDOW]);
+		cfg->leap_window = ms_to_ktime(cfg->leap_window_ms);
 	}
 	if (tb[NTPK_CONFIG_A_PORTS])
 		return parse_ports(cfg, tb[NTPK_CONFIG_A_PORTS], extack);
@@ -360,12 +443,50 @@ static const int state_required[] = {
 	NTPK_STATE_A_REFTIME,
 };
 
+static const int state_error_attrs[] = {
+	NTPK_STATE_A_CORRECTION, NTPK_STATE_A_ERROR, NTPK_STATE_A_MAX_ERROR,
+};
+
+/* The informational values come all three or none: a part would mislead. */
+static int check_error_attrs(struct nlattr **tb, struct nlattr *nest,
+			     struct netlink_ext_ack *extack)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(state_error_attrs); i++)
+		n += !!tb[state_error_attrs[i]];
+	if (n && n < ARRAY_SIZE(state_error_attrs)) {
+		NL_SET_ERR_MSG_ATTR(extack, nest,
+				    "correction, error and max error go together");
+		return -EINVAL;
+	}
+	return n ? 1 : 0;
+}
+
+/*
+ * A leap announced now is at the end of this month.  Ten minutes (the
+ * widest window) are taken off now, so that a push just after a leap,
+ * from a daemon that still says LI 1, names the leap just past rather than
+ * one a month away: the window around it still holds, and replies after it
+ * say LI 0.  No daemon announces a leap in the first minutes of its month.
+ */
+static ktime_t leap_instant(u8 li)
+{
+	time64_t now = ktime_get_real_seconds();
+
+	if (li != 1 && li != 2)
+		return KTIME_MAX;
+	return ktime_set(ntp_leap_instant(now - NTPK_LEAP_WINDOW_MAX / MSEC_PER_SEC),
+			 0);
+}
+
 static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
 	struct nlattr *tb[NTPK_STATE_A_MAX + 1];
 	struct nlattr *nest = info->attrs[NTPK_A_STATE];
 	struct ntpk_state *st, *old;
+	int has_error;
 	unsigned int i;
 	int err;
 
@@ -385,6 +506,9 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 			return -EINVAL;
 		}
 	}
+	has_error = check_error_attrs(tb, nest, info->extack);
+	if (has_error < 0)
+		return has_error;
 
 	st = kzalloc(sizeof(*st), GFP_KERNEL);
 	if (!st)
@@ -396,7 +520,18 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 	st->ntp.root_disp = nla_get_u32(tb[NTPK_STATE_A_ROOT_DISP]);
 	st->ntp.refid = ntohl(nla_get_be32(tb[NTPK_STATE_A_REFID]));
 	st->ntp.reftime = nla_get_u64(tb[NTPK_STATE_A_REFTIME]);
+	st->disp_rate = NTPK_DISP_RATE_DEFAULT;
+	if (tb[NTPK_STATE_A_DISP_RATE])
+		st->disp_rate = nla_get_u32(tb[NTPK_STATE_A_DISP_RATE]);
+	st->disp_mult = ntp_disp_mult(st->disp_rate);
+	st->has_error = has_error;
+	if (has_error) {
+		st->correction = nla_get_s64(tb[NTPK_STATE_A_CORRECTION]);
+		st->error = nla_get_u64(tb[NTPK_STATE_A_ERROR]);
+		st->max_error = nla_get_u64(tb[NTPK_STATE_A_MAX_ERROR]);
+	}
 	st->synced = ntp_state_synced(&st->ntp);
+	st->leap = leap_instant(st->ntp.leap);
 	st->stamp = jiffies;
 
 	old = ntpk_deref(nn, nn->state);
@@ -410,7 +545,20 @@ static int ntpk_nl_state_clear(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
 	struct ntpk_state *old = ntpk_deref(nn, nn->state);
+	struct nlattr *a = info->attrs[NTPK_A_REASON];
+	u32 reason = NTPK_REASON_CLEARED;
 
+	/* The module works out the other reasons itself: never stored. */
+	if (a) {
+		reason = nla_get_u32(a);
+		if (reason < NTPK_REASON_CLEARED ||
+		    reason > NTPK_REASON_FOLLOW_STOPPED) {
+			NL_SET_ERR_MSG_ATTR(info->extack, a,
+					    "not a reason to clear the state for");
+			return -EINVAL;
+		}
+	}
+	nn->clear_reason = reason;
 	RCU_INIT_POINTER(nn->state, NULL);
 	if (old)
 		kfree_rcu(old, rcu);

@@ -24,6 +24,8 @@ static int __net_init ntpk_net_init(struct net *net)
 		return -ENOMEM;
 	cfg->max_age = NTPK_MAX_AGE_DEFAULT;
 	cfg->max_age_jiffies = NTPK_MAX_AGE_DEFAULT * HZ;
+	cfg->leap_window_ms = NTPK_LEAP_WINDOW_DEFAULT;
+	cfg->leap_window = ms_to_ktime(NTPK_LEAP_WINDOW_DEFAULT);
 	cfg->nports = 1;
 	cfg->ports[0] = htons(NTPK_PORT_DEFAULT);
 
@@ -33,6 +35,7 @@ static int __net_init ntpk_net_init(struct net *net)
 		return -ENOMEM;
 	}
 	mutex_init(&nn->lock);
+	nn->clear_reason = NTPK_REASON_NEVER_PUSHED;
 	RCU_INIT_POINTER(nn->cfg, cfg);
 	return 0;
 }

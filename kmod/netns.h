@@ -4,6 +4,7 @@
 
 #include <linux/percpu.h>
 #include <linux/in6.h>
+#include <linux/ktime.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/u64_stats_sync.h>
@@ -21,6 +22,8 @@ struct ntpk_config {
 	u32 flags;			/* NTPK_CONFIG_F_* */
 	u32 max_age;			/* seconds */
 	unsigned long max_age_jiffies;
+	u32 leap_window_ms;
+	ktime_t leap_window;
 	unsigned int nports;
 	unsigned int naddr4;
 	unsigned int naddr6;
@@ -33,7 +36,14 @@ struct ntpk_state {
 	struct rcu_head rcu;
 	unsigned long stamp;		/* jiffies when pushed */
 	bool synced;
+	bool has_error;			/* the three informational values */
 	struct ntp_server_state ntp;
+	ktime_t leap;			/* realtime of the leap, KTIME_MAX if none */
+	u64 disp_mult;			/* ntp_disp_mult(disp_rate) */
+	u32 disp_rate;			/* ppb */
+	s64 correction;			/* ns */
+	u64 error;			/* ns */
+	u64 max_error;			/* ns */
 };
 
 struct ntpk_pcpu_stats {
@@ -49,6 +59,7 @@ struct ntpk_net {
 	struct ntpk_pcpu_stats __percpu *stats;
 	u64 stats_base[__NTPK_STATS_A_MAX];	/* sums at the last reset */
 	unsigned int addr_gen;		/* bumped on every address change */
+	u32 clear_reason;		/* NTPK_REASON_*, while there is no state */
 	bool hooks_on;
 };
 

@@ -132,21 +132,92 @@ void ntp_ts_to_unix(u64 ts, s64 pivot, s64 *sec, u32 *nsec)
 	}
 }
 
-/*
- * Root dispersion grows by 15 ppm of the state's age (RFC 5905 PHI), in NTP
- * short format, rounded up and saturating.  15e-6 * 65536 / 1e9 per ns is
- * 6 / 5^14, divided in two steps so that each divisor fits in 32 bits.
- */
-u32 ntp_disp_add(u32 root_disp, u64 age_ns)
+/* Replies after a leap second stop announcing it, even before a new push. */
+void ntp_set_leap(u8 *pkt, u8 leap)
 {
-	const u32 five7 = 78125;
+	pkt[NTP_OFF_LVM] = leap << 6 | (pkt[NTP_OFF_LVM] & 0x3f);
+}
+
+/*
+ * The growth of root dispersion at rate_ppb (1e-9 s per s), in NTP short
+ * units (2^-16 s) per ns, times 2^NTP_DISP_SHIFT and rounded up.  It is
+ * worked out once per push, so that the hot path multiplies and never
+ * divides.  rate * 2^16 / 1e18 * 2^62 is rate * 2^60 / 5^18: a long
+ * division, 20 bits a step, so that every step fits in 64 bits (the
+ * remainder stays below 5^18 < 2^42).
+ */
+u64 ntp_disp_mult(u32 rate_ppb)
+{
+	const u64 five18 = 3814697265625ULL;
+	u64 q = 0, r = rate_ppb, d;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		r <<= 20;
+		d = ntp_div64_u64(r, five18);
+		q = q << 20 | d;
+		r -= d * five18;
+	}
+	return q + (r != 0);
+}
+
+/*
+ * Root dispersion grows by age * mult / 2^NTP_DISP_SHIFT (mult from
+ * ntp_disp_mult()), in NTP short format, rounded up and saturating.  Ages
+ * are clamped to 2^50 ns (13 days, far beyond NTPK_MAX_AGE_MAX).  Over that
+ * the rounded-up multiplier adds less than 2^-12 of a unit, so the result
+ * is the exact value rounded up, or one unit (15 us) more when the exact
+ * value is within that of a whole unit: never less.
+ */
+u32 ntp_disp_add(u32 root_disp, u64 age_ns, u64 mult)
+{
 	u64 inc;
 
 	if (age_ns > 1ULL << 50)
 		age_ns = 1ULL << 50;
-	inc = ntp_div_u64(age_ns * 6 + five7 - 1, five7);
-	inc = ntp_div_u64(inc + five7 - 1, five7);
+	inc = ntp_mul_u64_u64_shr(age_ns, mult, NTP_DISP_SHIFT);
+	/* Rounding up: the product's low bits are those of its 64-bit wrap. */
+	if ((age_ns * mult) & ((1ULL << NTP_DISP_SHIFT) - 1))
+		inc++;
 	if (inc > 0xffffffffULL - root_disp)
 		return 0xffffffffU;
 	return root_disp + (u32)inc;
+}
+
+/*
+ * Days from 1 March of year 0 of a 400-year cycle (146097 days) to 1 March
+ * of year yoe, 0..400.
+ */
+static u32 march_year_start(u32 yoe)
+{
+	return 365 * yoe + yoe / 4 - yoe / 100 + yoe / 400;
+}
+
+/*
+ * The first second of the UTC month after the one holding now (Unix
+ * seconds): the instant of a leap second announced now, since RFC 5905
+ * allows one at the end of any month.  Howard Hinnant's civil-from-days
+ * ("chrono-Compatible Low-Level Date Algorithms"), on years that begin on
+ * 1 March so that February and its leap day come last.  Times before 1970
+ * count as 1970-01-01.  Only divisions by constants that fit in 32 bits.
+ */
+s64 ntp_leap_instant(s64 now)
+{
+	u64 z, era;
+	u32 doe, yoe, doy, mp, next;
+
+	if (now < 0)
+		now = 0;
+	/* Days since 0000-03-01 (proleptic Gregorian). */
+	z = ntp_div_u64((u64)now, 86400) + 719468;
+	era = ntp_div_u64(z, 146097);
+	doe = (u32)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - march_year_start(yoe);
+	mp = (5 * doy + 2) / 153;	/* month: 0 March .. 11 February */
+	if (mp < 11)
+		next = march_year_start(yoe) + (153 * (mp + 1) + 2) / 5;
+	else
+		next = march_year_start(yoe + 1);
+	return (s64)((era * 146097 + next - 719468) * 86400);
 }

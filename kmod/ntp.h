@@ -12,6 +12,8 @@
 #include <linux/types.h>
 #include <linux/math64.h>
 #define ntp_div_u64(a, b)	div_u64((a), (b))
+#define ntp_div64_u64(a, b)	div64_u64((a), (b))
+#define ntp_mul_u64_u64_shr(a, b, s)	mul_u64_u64_shr((a), (b), (s))
 #else
 #include <stddef.h>
 #include <stdint.h>
@@ -24,11 +26,15 @@ typedef int8_t s8;
 typedef int32_t s32;
 typedef int64_t s64;
 #define ntp_div_u64(a, b)	((u64)(a) / (u32)(b))
+#define ntp_div64_u64(a, b)	((u64)(a) / (u64)(b))
+#define ntp_mul_u64_u64_shr(a, b, s) \
+	((u64)(((__uint128_t)(a) * (u64)(b)) >> (s)))
 #endif
 
 #define NTP_PKT_LEN		48	/* header without extension fields or MAC */
 #define NTP_MODE_CLIENT		3
 #define NTP_MODE_SERVER		4
+#define NTP_LEAP_NONE		0
 #define NTP_LEAP_UNSYNC		3
 #define NTP_STRATUM_MAX		15
 #define NTP_VERSION_MIN		1
@@ -36,6 +42,9 @@ typedef int64_t s64;
 
 /* Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
 #define NTP_UNIX_OFFSET		2208988800LL
+
+/* ntp_disp_mult() is the dispersion growth per ns times 2^NTP_DISP_SHIFT. */
+#define NTP_DISP_SHIFT		62
 
 /* Byte offsets of the header fields (RFC 5905, figure 8). */
 #define NTP_OFF_LVM		0
@@ -78,6 +87,9 @@ void ntp_build_kod(u8 *pkt, s8 poll, u64 rx);
 void ntp_set_tx(u8 *pkt, u64 tx);
 u64 ntp_ts_from_unix(s64 sec, u32 nsec);
 void ntp_ts_to_unix(u64 ts, s64 pivot, s64 *sec, u32 *nsec);
-u32 ntp_disp_add(u32 root_disp, u64 age_ns);
+void ntp_set_leap(u8 *pkt, u8 leap);
+u64 ntp_disp_mult(u32 rate_ppb);
+u32 ntp_disp_add(u32 root_disp, u64 age_ns, u64 mult);
+s64 ntp_leap_instant(s64 now);
 
 #endif /* _NTPK_NTP_H */

@@ -17,6 +17,7 @@
 #include <linux/math64.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/time.h>
 
 #include "ntp.c"
 
@@ -571,77 +572,159 @@ static void state_synced(struct kunit *test)
 		}
 }
 
-/*
- * PHI = 15e-6 s/s, in 16.16 seconds per ns: 15 * 65536 / 1e15, rounded
- * up.  The quotient comes from mul_u64_u64_div_u64(), the rounding from
- * comparing the exact 128-bit product.
- */
-static u32 disp_want(u32 disp, u64 age)
-{
-	const u64 mul = 15 * 65536, div = 1000000000000000ULL;
-	u64 inc = mul_u64_u64_div_u64(age, mul, div);
+#define PHI_PPB		15000	/* RFC 5905 PHI, NTPK_DISP_RATE_DEFAULT */
+#define AGE_MAX		(1ULL << 50)
+#define E18		1000000000000000000ULL
 
-	if ((__uint128_t)inc * div != (__uint128_t)age * mul)
-		inc++;
+static u64 phi(void)
+{
+	return ntp_disp_mult(PHI_PPB);
+}
+
+static u32 saturate(u32 disp, __uint128_t inc)
+{
 	return inc > 0xffffffffULL - disp ? 0xffffffffU : disp + (u32)inc;
+}
+
+/*
+ * The exact growth: rate ppb in 16.16 seconds per ns is rate * 65536 / 1e18;
+ * rounded up.  What ntp_disp_add() may exceed by one unit, never undercut.
+ */
+static u32 disp_exact(u32 disp, u64 age, u32 rate)
+{
+	__uint128_t num = (__uint128_t)age * rate * 65536;
+
+	return saturate(disp, (num + E18 - 1) / E18);
+}
+
+/*
+ * The multiplier as documented: rate * 2^(16 + 62) / 1e18, rounded up;
+ * the quotient from mul_u64_u64_div_u64() on 2^78 = 2^39 * 2^39, the
+ * rounding from comparing the exact products.
+ */
+static u64 mult_want(u32 rate)
+{
+	u64 q = mul_u64_u64_div_u64((u64)rate << 39, 1ULL << 39, E18);
+
+	if ((__uint128_t)q * E18 != (__uint128_t)rate << 78)
+		q++;
+	return q;
+}
+
+/* ntp_disp_add() as documented: age clamped, times mult, rounded up. */
+static u32 disp_want(u32 disp, u64 age, u64 mult)
+{
+	__uint128_t prod;
+
+	if (age > AGE_MAX)
+		age = AGE_MAX;
+	prod = (__uint128_t)age * mult;
+	return saturate(disp, (prod + (1ULL << 62) - 1) >> 62);
+}
+
+static void disp_mult(struct kunit *test)
+{
+	u32 rate;
+	int k;
+
+	CHECK_EQ(test, ntp_disp_mult(0), 0, "rate 0 never grows");
+	CHECK_EQ(test, ntp_disp_mult(1), 302232, "1 ppb: 302231.45 rounded up");
+	CHECK_EQ(test, ntp_disp_mult(15000), 4533471824ULL, "15 ppm");
+	CHECK_EQ(test, ntp_disp_mult(1000000), 302231454904ULL, "1000 ppm");
+	CHECK_EQ(test, ntp_disp_mult(0xffffffff), mult_want(0xffffffff), "u32 max");
+	rng_seed(401);
+	for (k = 0; k < 10000; k++) {
+		rate = (u32)rng() >> (rng() % 32);
+		CHECK_EQ(test, ntp_disp_mult(rate), mult_want(rate), "rate %u", rate);
+	}
 }
 
 static void disp_add_zero_age(struct kunit *test)
 {
 	static const u32 d[] = { 0, 1, 0x10000, 0x12345678, 0xfffffffe, 0xffffffff };
-	size_t i;
+	static const u32 rates[] = { 0, 1, PHI_PPB, 1000000, 0xffffffff };
+	size_t i, r;
 
 	for (i = 0; i < ARRAY_SIZE(d); i++)
-		CHECK_EQ(test, ntp_disp_add(d[i], 0), d[i], "disp 0x%x", d[i]);
+		for (r = 0; r < ARRAY_SIZE(rates); r++)
+			CHECK_EQ(test, ntp_disp_add(d[i], 0, ntp_disp_mult(rates[r])),
+				 d[i], "disp 0x%x rate %u", d[i], rates[r]);
 }
 
 static void disp_add_known(struct kunit *test)
 {
-	CHECK_EQ(test, ntp_disp_add(0, 1), 1, "1 ns rounds up");
-	CHECK_EQ(test, ntp_disp_add(0, 1000000000ULL), 1, "1 s: 0.98304 -> 1");
-	CHECK_EQ(test, ntp_disp_add(100, 1000000000ULL), 101, "1 s");
-	CHECK_EQ(test, ntp_disp_add(0, 1000000000000ULL), 984, "1000 s: 983.04 -> 984");
-	CHECK_EQ(test, ntp_disp_add(0x10000, 3600000000000ULL), 0x10000 + 3539, "3600 s: 3538.944 -> 3539");
-	/* 5^14 ns is exactly 6 units */
-	CHECK_EQ(test, ntp_disp_add(0, 6103515625ULL - 1), 6, "just below 6");
-	CHECK_EQ(test, ntp_disp_add(0, 6103515625ULL), 6, "exactly 6");
-	CHECK_EQ(test, ntp_disp_add(0, 6103515625ULL + 1), 7, "just above 6");
-	CHECK_EQ(test, ntp_disp_add(0, 1000 * 6103515625ULL), 6000, "exactly 6000");
+	CHECK_EQ(test, ntp_disp_add(0, 1, phi()), 1, "1 ns rounds up");
+	CHECK_EQ(test, ntp_disp_add(0, 1000000000ULL, phi()), 1, "1 s: 0.98304 -> 1");
+	CHECK_EQ(test, ntp_disp_add(100, 1000000000ULL, phi()), 101, "1 s");
+	CHECK_EQ(test, ntp_disp_add(0, 1000000000000ULL, phi()), 984, "1000 s: 983.04 -> 984");
+	CHECK_EQ(test, ntp_disp_add(0x10000, 3600000000000ULL, phi()), 0x10000 + 3539, "3600 s: 3538.944 -> 3539");
+	/*
+	 * 5^14 ns is exactly 6 units at 15 ppm; the rounded-up multiplier
+	 * puts an exact whole number one unit above, as documented.
+	 */
+	CHECK_EQ(test, ntp_disp_add(0, 6103515625ULL - 1, phi()), 6, "just below 6");
+	CHECK_EQ(test, ntp_disp_add(0, 6103515625ULL, phi()), 7, "exactly 6: one above");
+	CHECK_EQ(test, ntp_disp_add(0, 6103515625ULL + 1, phi()), 7, "just above 6");
+	CHECK_EQ(test, ntp_disp_add(0, 1000 * 6103515625ULL, phi()), 6001, "exactly 6000: one above");
+	/* Other rates: 1 ms is 65.536 units. */
+	CHECK_EQ(test, ntp_disp_add(0, 1000000000000ULL, ntp_disp_mult(1000)), 66, "1 ppm, 1000 s");
+	CHECK_EQ(test, ntp_disp_add(0, 1000000000ULL, ntp_disp_mult(1000000)), 66, "1000 ppm, 1 s");
+	CHECK_EQ(test, ntp_disp_add(0, 3600000000000ULL, ntp_disp_mult(1000000)), 235930, "1000 ppm, 3600 s: 235929.6");
+	CHECK_EQ(test, ntp_disp_add(0, 100000000000ULL, ntp_disp_mult(50000)), 328, "50 ppm, 100 s: 327.68");
+	CHECK_EQ(test, ntp_disp_add(0, 3600000000000ULL, ntp_disp_mult(1)), 1, "1 ppb, 3600 s: 0.236");
+	CHECK_EQ(test, ntp_disp_add(0x1234, 3600000000000ULL, ntp_disp_mult(0)), 0x1234, "rate 0");
 }
 
 static void disp_add_exact(struct kunit *test)
 {
-	u64 age, prev_age = 0;
-	u32 d, v, prev = 0;
+	u64 age, prev_age = 0, mult;
+	u32 d, rate, got, exact, v, prev = 0;
 	int k;
 
 	rng_seed(400);
 	for (k = 0; k < 100000; k++) {
 		age = rng() >> (14 + rng() % 50);	/* up to 2^50 ns, all scales */
 		d = (u32)rng() >> (rng() % 32);
-		CHECK_EQ(test, ntp_disp_add(d, age), disp_want(d, age),
-			 "disp 0x%x age %llu", d, age);
+		rate = k % 4 ? (u32)rng() % (1000000 + 1) : PHI_PPB;
+		mult = ntp_disp_mult(rate);
+		got = ntp_disp_add(d, age, mult);
+		CHECK_EQ(test, got, disp_want(d, age, mult),
+			 "disp 0x%x age %llu rate %u", d, age, rate);
+		/* Never below the exact value, at most one unit above. */
+		exact = disp_exact(d, age, rate);
+		if (got < exact || got - exact > 1)
+			diag(test, "disp 0x%x age %llu rate %u: %u, exact %u",
+			     d, age, rate, got, exact);
 	}
 	/* monotonic in the age */
 	for (age = 0; age < 100000000000ULL; age += 7919 * 12345) {
-		v = ntp_disp_add(0, age);
+		v = ntp_disp_add(0, age, phi());
 		if (v < prev)
 			diag(test, "age %llu gave %u < %u at age %llu",
 			     age, v, prev, prev_age);
 		prev = v;
 		prev_age = age;
 	}
+	/* and in the rate */
+	prev = 0;
+	for (rate = 0; rate <= 1000000; rate += 997) {
+		v = ntp_disp_add(0, 5000000000ULL, ntp_disp_mult(rate));
+		if (v < prev)
+			diag(test, "rate %u gave %u < %u", rate, v, prev);
+		prev = v;
+	}
 }
 
 static void disp_add_saturate(struct kunit *test)
 {
-	CHECK_EQ(test, ntp_disp_add(0xffffffff - 984, 1000000000000ULL), 0xffffffff, "exact fit");
-	CHECK_EQ(test, ntp_disp_add(0xffffffff - 985, 1000000000000ULL), 0xfffffffe, "one below");
-	CHECK_EQ(test, ntp_disp_add(0xffffffff - 983, 1000000000000ULL), 0xffffffff, "one over");
-	CHECK_EQ(test, ntp_disp_add(0xffffffff, 1), 0xffffffff, "at max");
-	CHECK_EQ(test, ntp_disp_add(0xfffffffe, 1), 0xffffffff, "1 ns to max");
-	CHECK_EQ(test, ntp_disp_add(0xffffffff, 1000000000000ULL), 0xffffffff, "at max, 1000 s");
-	CHECK_EQ(test, ntp_disp_add(0xfff00000, 1ULL << 50), 0xffffffff, "large age near max");
+	CHECK_EQ(test, ntp_disp_add(0xffffffff - 984, 1000000000000ULL, phi()), 0xffffffff, "exact fit");
+	CHECK_EQ(test, ntp_disp_add(0xffffffff - 985, 1000000000000ULL, phi()), 0xfffffffe, "one below");
+	CHECK_EQ(test, ntp_disp_add(0xffffffff - 983, 1000000000000ULL, phi()), 0xffffffff, "one over");
+	CHECK_EQ(test, ntp_disp_add(0xffffffff, 1, phi()), 0xffffffff, "at max");
+	CHECK_EQ(test, ntp_disp_add(0xfffffffe, 1, phi()), 0xffffffff, "1 ns to max");
+	CHECK_EQ(test, ntp_disp_add(0xffffffff, 1000000000000ULL, phi()), 0xffffffff, "at max, 1000 s");
+	CHECK_EQ(test, ntp_disp_add(0xfff00000, 1ULL << 50, phi()), 0xffffffff, "large age near max");
+	CHECK_EQ(test, ntp_disp_add(0, 1ULL << 50, ntp_disp_mult(0xffffffff)), 0xffffffff, "u32 max rate");
 }
 
 /*
@@ -656,13 +739,95 @@ static void disp_add_huge_age(struct kunit *test)
 				    1ULL << 63, 0xffffffffffffffffULL };
 	size_t i;
 
-	CHECK_EQ(test, disp_want(0, 1ULL << 50), 1106805, "independent clamp value");
+	CHECK_EQ(test, disp_exact(0, 1ULL << 50, PHI_PPB), 1106805, "independent clamp value");
 	for (i = 0; i < ARRAY_SIZE(ages); i++) {
-		CHECK_EQ(test, ntp_disp_add(0, ages[i]), 1106805, "age 0x%llx", ages[i]);
-		CHECK_EQ(test, ntp_disp_add(0x10000, ages[i]), 0x10000 + 1106805, "age 0x%llx", ages[i]);
-		CHECK_EQ(test, ntp_disp_add(0xffffffff - 1106805, ages[i]), 0xffffffff, "age 0x%llx", ages[i]);
-		CHECK_EQ(test, ntp_disp_add(0xffffffff - 1106804, ages[i]), 0xffffffff, "age 0x%llx", ages[i]);
-		CHECK_EQ(test, ntp_disp_add(0xffffffff - 1106806, ages[i]), 0xfffffffe, "age 0x%llx", ages[i]);
+		CHECK_EQ(test, ntp_disp_add(0, ages[i], phi()), 1106805, "age 0x%llx", ages[i]);
+		CHECK_EQ(test, ntp_disp_add(0x10000, ages[i], phi()), 0x10000 + 1106805, "age 0x%llx", ages[i]);
+		CHECK_EQ(test, ntp_disp_add(0xffffffff - 1106805, ages[i], phi()), 0xffffffff, "age 0x%llx", ages[i]);
+		CHECK_EQ(test, ntp_disp_add(0xffffffff - 1106804, ages[i], phi()), 0xffffffff, "age 0x%llx", ages[i]);
+		CHECK_EQ(test, ntp_disp_add(0xffffffff - 1106806, ages[i], phi()), 0xfffffffe, "age 0x%llx", ages[i]);
+		CHECK_EQ(test, ntp_disp_add(0, ages[i], ntp_disp_mult(1000000)), 73786977, "1000 ppm, age 0x%llx", ages[i]);
+	}
+}
+
+static void set_leap(struct kunit *test)
+{
+	u8 *pkt = alloc_pkt(test, NTP_PKT_LEN);
+	u8 before[NTP_PKT_LEN];
+	int i, to, k;
+
+	rng_seed(402);
+	for (k = 0; k < 1000; k++) {
+		for (i = 0; i < NTP_PKT_LEN; i++)
+			pkt[i] = (u8)rng();
+		for (to = 0; to < 4; to++) {
+			memcpy(before, pkt, NTP_PKT_LEN);
+			ntp_set_leap(pkt, (u8)to);
+			CHECK_EQ(test, pkt[0], (before[0] & 0x3f) | to << 6, "LI %d", to);
+			CHECK_EQ(test, memcmp(pkt + 1, before + 1, NTP_PKT_LEN - 1), 0, "LI %d", to);
+		}
+	}
+}
+
+/* ---- leap second instant ------------------------------------------ */
+
+static void leap_instant_known(struct kunit *test)
+{
+	static const struct {
+		s64 now, want;
+		const char *what;
+	} tab[] = {
+		/* the real leaps: June 30 2015, Dec 31 2016 */
+		{ 1435708790, 1435708800, "2015-06-30T23:59:50 -> 2015-07-01" },
+		{ 1435708799, 1435708800, "2015-06-30T23:59:59 -> 2015-07-01" },
+		{ 1483228790, 1483228800, "2016-12-31T23:59:50 -> 2017-01-01" },
+		{ 1483228799, 1483228800, "2016-12-31T23:59:59 -> 2017-01-01" },
+		{ 1480550399, 1480550400, "2016-11-30T23:59:59 -> 2016-12-01" },
+		/* the first second of a month is in that month */
+		{ 1483228800, 1485907200, "2017-01-01T00:00:00 -> 2017-02-01" },
+		/* Dec -> Jan */
+		{ 946684799, 946684800, "1999-12-31T23:59:59 -> 2000-01-01" },
+		/* February: leap years by 4, not by 100, by 400 */
+		{ 1455062400, 1456790400, "2016-02-10 -> 2016-03-01" },
+		{ 1456790399, 1456790400, "2016-02-29T23:59:59 -> 2016-03-01" },
+		{ 1425124800, 1425168000, "2015-02-28T12:00 -> 2015-03-01" },
+		{ 951782400, 951868800, "2000-02-29 -> 2000-03-01" },
+		{ 4107456000, 4107542400, "2100-02-28 -> 2100-03-01 (no Feb 29)" },
+		/* the epoch, the NTP era rollover, beyond */
+		{ 0, 2678400, "1970-01-01 -> 1970-02-01" },
+		{ -1, 2678400, "before 1970 counts as 1970-01-01" },
+		{ 2085978496, 2087942400, "2036-02-07T06:28:16 -> 2036-03-01" },
+		{ 2210198400, 2211667200, "2040-01-15 -> 2040-02-01" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tab); i++)
+		CHECK_EQ(test, ntp_leap_instant(tab[i].now), tab[i].want, "%s", tab[i].what);
+}
+
+/* Against the kernel's own calendar: the 1st of the next month, 00:00. */
+static void leap_instant_time64_to_tm(struct kunit *test)
+{
+	struct tm tm;
+	s64 now, want;
+	int k, mon;
+	long year;
+
+	rng_seed(403);
+	for (k = 0; k < 20000; k++) {
+		/* 1970 .. about 2540, and every month end's last seconds */
+		now = (s64)(rng() % (1ULL << 34));
+		if (k % 2)
+			now = ntp_leap_instant(now) - 1 - (s64)(rng() % 3);
+		time64_to_tm(now, 0, &tm);
+		year = tm.tm_year + 1900;
+		mon = tm.tm_mon + 1;		/* the next month, 0-based */
+		if (mon == 12) {
+			mon = 0;
+			year++;
+		}
+		want = mktime64(year, mon + 1, 1, 0, 0, 0);
+		CHECK_EQ(test, ntp_leap_instant(now), want, "now %lld", now);
 	}
 }
 
@@ -702,11 +867,15 @@ static struct kunit_case ntpk_ntp_cases[] = {
 	KUNIT_CASE(build_kod),
 	KUNIT_CASE(set_tx),
 	KUNIT_CASE(state_synced),
+	KUNIT_CASE(disp_mult),
 	KUNIT_CASE(disp_add_zero_age),
 	KUNIT_CASE(disp_add_known),
 	KUNIT_CASE(disp_add_exact),
 	KUNIT_CASE(disp_add_saturate),
 	KUNIT_CASE(disp_add_huge_age),
+	KUNIT_CASE(set_leap),
+	KUNIT_CASE(leap_instant_known),
+	KUNIT_CASE(leap_instant_time64_to_tm),
 	{}
 };
 

@@ -38,7 +38,7 @@ fi
 COUNTERS="requests replies pass_not_ours pass_unusual pass_bad_source
 pass_loopback pass_short pass_extensions pass_not_mode3 pass_bad_version
 pass_no_state drop_malformed drop_checksum drop_route drop_xmit rl_dropped
-rl_leaked rl_kod"
+rl_leaked rl_kod pass_leap"
 
 # Processes a failed test may leave behind; lib.sh calls this at exit.
 cleanup()
@@ -125,9 +125,12 @@ DEFAULT_SHOW="config:
   enabled: no
   ports: 123
   max_age: 5
+  leap_window: 2.000
   addresses: any
   ratelimit: off
 state: none
+status:
+  reason: disabled
 counters:
 $(default_counters '  ')"
 
@@ -163,7 +166,8 @@ line()
 }
 
 # jparts NS: "-j show" split at its top-level keys (their order is part of
-# the format) into J_CONFIG, J_STATE and J_COUNTERS; age_ms reads N.
+# the format) into J_CONFIG, J_STATE, J_STATUS and J_COUNTERS; age_ms
+# reads N.
 jparts()
 {
 	jsplit "$(ctl "$1" -j show)"
@@ -180,10 +184,12 @@ jsplit()
 	J_CONFIG=${j#\{\"config\":}
 	J_CONFIG=${J_CONFIG%%,\"state\":*}
 	J_STATE=${j#*,\"state\":}
-	J_STATE=${J_STATE%%,\"counters\":*}
+	J_STATE=${J_STATE%%,\"status\":*}
+	J_STATUS=${j#*,\"status\":}
+	J_STATUS=${J_STATUS%%,\"counters\":*}
 	J_COUNTERS=${j#*,\"counters\":}
 	J_COUNTERS=${J_COUNTERS%\}}
-	[ "$j" = "{\"config\":$J_CONFIG,\"state\":$J_STATE,\"counters\":$J_COUNTERS}" ]
+	[ "$j" = "{\"config\":$J_CONFIG,\"state\":$J_STATE,\"status\":$J_STATUS,\"counters\":$J_COUNTERS}" ]
 }
 
 # counters NS: "name value ..." on one line.  With "net", follow's own polls
@@ -318,7 +324,7 @@ test_json_defaults()
 {
 	local ns=$1
 
-	expect_out "{\"config\":{\"enabled\":false,\"ports\":[123],\"max_age\":5,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON},\"state\":null,\"counters\":$ZERO_COUNTERS_JSON}" \
+	expect_out "{\"config\":{\"enabled\":false,\"ports\":[123],\"max_age\":5,\"leap_window\":2.000,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON},\"state\":null,\"status\":{\"reason\":\"disabled\"},\"counters\":$ZERO_COUNTERS_JSON}" \
 		ctl "$ns" -j show
 	expect_out "$ZERO_COUNTERS_JSON" ctl "$ns" --json stats
 	expect_out "[]" ctl "$ns" -j addr list
@@ -335,6 +341,7 @@ test_set_config()
   enabled: yes
   ports: 123,1123
   max_age: 10
+  leap_window: 2.000
   addresses: any
   ratelimit: off" section "$ns" config
 	# disable keeps everything else; port replaces the list.
@@ -344,13 +351,14 @@ test_set_config()
   enabled: no
   ports: 4123
   max_age: 10
+  leap_window: 2.000
   addresses: any
   ratelimit: off" section "$ns" config
 	jparts "$ns"
-	is "{\"enabled\":false,\"ports\":[4123],\"max_age\":10,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
+	is "{\"enabled\":false,\"ports\":[4123],\"max_age\":10,\"leap_window\":2.000,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
 	ctl "$ns" set enable max-age 3600 port 1,65535,123,124,125,126,127,128
 	jparts "$ns"
-	is "{\"enabled\":true,\"ports\":[1,65535,123,124,125,126,127,128],\"max_age\":3600,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
+	is "{\"enabled\":true,\"ports\":[1,65535,123,124,125,126,127,128],\"max_age\":3600,\"leap_window\":2.000,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
 	# Enabling twice is fine; so is disabling a disabled namespace.
 	ctl "$ns" set enable
 	ctl "$ns" set disable
@@ -358,7 +366,7 @@ test_set_config()
 	expect_out "  enabled: no" line "$ns" enabled
 	# A batch: the lines run in order, output in order, -j per line or
 	# for all; it stops at the first failing line with that line's code.
-	expect_out '{"config":{"enabled":true,"ports":[123],"max_age":3600}
+	expect_out '{"config":{"enabled":true,"ports":[123],"max_age":3600,"leap_window":2.000}
   max_age: 11' sh -c "ntpkctl -n '$ns' -b - <<'EOF' | sed -n 's/,\"addresses.*/}/p; /^  max_age/p'
 # comment, then an empty line
 
@@ -371,18 +379,35 @@ EOF"
 ntpkctl: batch: stopped at line 2' sh -c "printf 'set max-age 12\nset max-age 0\nset max-age 13\n' | ntpkctl -n '$ns' -b -"
 	expect_out "  max_age: 12" line "$ns" max_age
 	jparts "$ns"
-	is '{"enabled":true,"ports":[123],"max_age":12' "${J_CONFIG%%,\"addresses\":*}"
+	is '{"enabled":true,"ports":[123],"max_age":12,"leap_window":2.000' "${J_CONFIG%%,\"addresses\":*}"
 	printf 'set disable\n' >"$TMP/batch"
 	ctl "$ns" --batch "$TMP/batch"
 	expect_out "  enabled: no" line "$ns" enabled
+	# The leap window: seconds, in milliseconds, 0 .. 600.
+	ctl "$ns" set leap-window 0.5
+	expect_out "  leap_window: 0.500" line "$ns" leap_window
+	ctl "$ns" set leap-window 600 max-age 12
+	expect_out "  leap_window: 600.000" line "$ns" leap_window
+	jparts "$ns"
+	is '{"enabled":false,"ports":[123],"max_age":12,"leap_window":600.000' "${J_CONFIG%%,\"addresses\":*}"
+	ctl "$ns" set leap-window 0
+	expect_out "  leap_window: 0.000" line "$ns" leap_window
+	ctl "$ns" set leap-window 2
+	expect_out "  leap_window: 2.000" line "$ns" leap_window
 }
 
 test_state_set()
 {
-	local ns=$1
+	local ns=$1 leap
 
+	expect_out "status:
+  reason: disabled" section "$ns" status
 	# A long max-age: the guest may be slow; freshness has its own test.
-	ctl "$ns" set max-age 3600
+	ctl "$ns" set max-age 3600 enable
+	expect_out "status:
+  reason: never-pushed" section "$ns" status
+	jparts "$ns"
+	is '{"reason":"never-pushed"}' "$J_STATUS"
 	ctl "$ns" state set leap 0 stratum 2 precision -20 refid 192.0.2.1 \
 		rootdelay 0.0123 rootdisp 1.5 reftime 2024-01-01T00:00:00.5Z
 	expect_out "state:
@@ -393,14 +418,19 @@ test_state_set()
   root_dispersion: 1.500000
   refid: 192.0.2.1
   reftime: 2024-01-01T00:00:00.500000000Z
+  disp_rate_ppb: 15000
   age_ms: N
   usable: yes" section "$ns" state
+	expect_out "status:
+  reason: none" section "$ns" status
 	jparts "$ns"
-	is '{"leap":0,"stratum":2,"precision":-20,"root_delay":0.012299,"root_dispersion":1.500000,"refid":"192.0.2.1","refid_raw":"0xc0000201","reftime":"2024-01-01T00:00:00.500000000Z","reftime_raw":"0xe93c7f0080000000","age_ms":N,"usable":true}' "$J_STATE"
+	is '{"leap":0,"stratum":2,"precision":-20,"root_delay":0.012299,"root_dispersion":1.500000,"refid":"192.0.2.1","refid_raw":"0xc0000201","reftime":"2024-01-01T00:00:00.500000000Z","reftime_raw":"0xe93c7f0080000000","disp_rate_ppb":15000,"age_ms":N,"usable":true}' "$J_STATE"
+	is '{"reason":"none"}' "$J_STATUS"
 	ctl "$ns" -j show | "$PY" -c 'import json, sys; json.load(sys.stdin)'
 	# Words in any order; a new push replaces the whole state.
 	ctl "$ns" state set reftime 0x0 refid GPS rootdisp 0 rootdelay 0 \
-		precision 0 stratum 1 leap 1
+		precision 0 stratum 1 leap 1 disprate 0 correction -0.000012345 \
+		error 0.0000125 maxerror 0.001
 	expect_out "state:
   leap: 1
   stratum: 1
@@ -409,11 +439,46 @@ test_state_set()
   root_dispersion: 0.000000
   refid: GPS
   reftime: 0x0000000000000000
+  disp_rate_ppb: 0
+  correction: -0.000012345
+  error: 0.000012500
+  max_error: 0.001000000
   age_ms: N
   usable: yes" section "$ns" state
+	# Leap 1 announces a leap second at the end of this UTC month (of ten
+	# minutes ago: see ntpkctl(8)).
+	leap=$("$PY" -c 'import calendar, time
+t = time.gmtime(time.time() - 600)
+y, m = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
+t = calendar.timegm((y, m, 1, 0, 0, 0))
+print(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)), t)')
+	expect_out "status:
+  reason: none
+  leap_at: ${leap% *}" section "$ns" status
+	jparts "$ns"
+	[[ $J_STATE == *'"reftime_raw":"0x0000000000000000","disp_rate_ppb":0,"correction":-0.000012345,"error":0.000012500,"max_error":0.001000000,"age_ms":N,"usable":true}' ]] ||
+		{ echo "# state: $J_STATE"; false; }
+	is "{\"reason\":\"none\",\"leap_at\":\"${leap% *}\",\"leap_at_unix\":${leap#* }}" "$J_STATUS"
+	# A clear says why until the next push: cleared unless told.
+	ctl "$ns" state clear reason unsync
+	expect_out "state: none" section "$ns" state
+	expect_out "status:
+  reason: unsync" section "$ns" status
 	ctl "$ns" state clear
 	expect_out "state: none" section "$ns" state
-	# Clearing nothing is not an error.
+	expect_out "status:
+  reason: cleared" section "$ns" status
+	# Clearing nothing is not an error, and still records why.
+	ctl "$ns" state clear reason follow-stopped
+	expect_out "state: none" section "$ns" state
+	expect_out "  reason: follow-stopped" line "$ns" reason
+	# An unsynchronised push is kept, not used, and said so.
+	ctl "$ns" state set leap 3 stratum 2 precision -20 refid 192.0.2.1 \
+		rootdelay 0 rootdisp 0 reftime unix:0
+	expect_out "  reason: unsync" line "$ns" reason
+	# Off is off, whatever the state.
+	ctl "$ns" set disable
+	expect_out "  reason: disabled" line "$ns" reason
 	ctl "$ns" state clear
 	expect_out "state: none" section "$ns" state
 }
@@ -490,7 +555,7 @@ test_state_freshness()
 {
 	local ns=$1
 
-	ctl "$ns" set max-age 3600
+	ctl "$ns" set max-age 3600 enable
 	ctl "$ns" state set leap 0 stratum 2 precision -20 refid 192.0.2.1 \
 		rootdelay 0 rootdisp 0 reftime unix:0
 	expect_out "  usable: yes" line "$ns" usable
@@ -508,10 +573,12 @@ assert s["age_ms"] >= 1500, s'
 	ctl "$ns" set max-age 1
 	sleep 1.5
 	expect_out "  usable: no" line "$ns" usable
+	expect_out "  reason: expired" line "$ns" reason
 	ctl "$ns" set max-age 3600
 	ctl "$ns" state set leap 0 stratum 2 precision -20 refid 192.0.2.1 \
 		rootdelay 0 rootdisp 0 reftime unix:0
 	expect_out "  usable: yes" line "$ns" usable
+	expect_out "  reason: none" line "$ns" reason
 }
 
 test_addr_cmds()
@@ -587,7 +654,7 @@ test_usage_errors()
 foo|ntpkctl: unknown command "foo" (try --help)
 -x show|ntpkctl: unknown option "-x" (try --help)
 show extra|ntpkctl: show: unexpected "extra"
-set|ntpkctl: set: nothing to set (enable, disable, port, max-age)
+set|ntpkctl: set: nothing to set (enable, disable, port, max-age, leap-window)
 set bogus|ntpkctl: set: unknown word "bogus"
 set port|ntpkctl: set: port needs a value
 set port 0|ntpkctl: set: invalid port "0": ports must be 1..65535
@@ -602,9 +669,19 @@ set max-age 3601|ntpkctl: set: invalid max-age "3601": must be 1..3600
 set max-age -1|ntpkctl: set: invalid max-age "-1": not a number
 set max-age 1.5|ntpkctl: set: invalid max-age "1.5": not a number
 set enable disable|ntpkctl: set: enable/disable given twice
+set leap-window|ntpkctl: set: leap-window needs a value
+set leap-window 600.001|ntpkctl: set: invalid leap-window "600.001": must be 0.000..600.000 seconds
+set leap-window 1.0005|ntpkctl: set: invalid leap-window "1.0005": at most 3 decimals
+set leap-window -1|ntpkctl: set: invalid leap-window "-1": not a decimal number
+set leap-window 1 leap-window 2|ntpkctl: set: leap-window given twice
 state|ntpkctl: state: expected set or clear
 state bogus|ntpkctl: state: unknown word "bogus" (set or clear)
 state clear now|ntpkctl: state clear: unexpected "now"
+state clear reason|ntpkctl: state clear: reason needs a value
+state clear reason unsync now|ntpkctl: state clear: unexpected "now"
+state clear reason bogus|ntpkctl: state clear: invalid reason "bogus": must be cleared, unsync, daemon-gone, error-bound, smoothing or follow-stopped
+state clear reason none|ntpkctl: state clear: invalid reason "none": must be cleared, unsync, daemon-gone, error-bound, smoothing or follow-stopped
+state clear reason expired|ntpkctl: state clear: invalid reason "expired": must be cleared, unsync, daemon-gone, error-bound, smoothing or follow-stopped
 state set|ntpkctl: state set: leap is required
 state set leap 0 stratum 1 precision -20 refid GPS rootdelay 0 rootdisp 0|ntpkctl: state set: reftime is required
 state set leap 4|ntpkctl: state set: invalid leap "4": must be 0..3
@@ -623,6 +700,12 @@ state set reftime 0x12345678901234567|ntpkctl: state set: invalid reftime "0x123
 state set reftime 2024-01-01T00:00:00|ntpkctl: state set: invalid reftime "2024-01-01T00:00:00": must end in Z (UTC)
 state set leap 0 leap 1|ntpkctl: state set: leap given twice
 state set leap|ntpkctl: state set: leap needs a value
+state set disprate 1000001|ntpkctl: state set: invalid disprate "1000001": must be 0..1000000
+state set disprate -1|ntpkctl: state set: invalid disprate "-1": not a number
+state set correction 0.0000000001|ntpkctl: state set: invalid correction "0.0000000001": at most 9 decimals
+state set error -0.1|ntpkctl: state set: invalid error "-0.1": must not be negative
+state set maxerror 1000001|ntpkctl: state set: invalid maxerror "1000001": must be at most 1000000 seconds
+state set leap 0 stratum 1 precision -20 refid GPS rootdelay 0 rootdisp 0 reftime 0x0 correction 0 error 0|ntpkctl: state set: correction, error and maxerror go together
 addr|ntpkctl: addr: expected add, del, flush or list
 addr add|ntpkctl: addr add: expected one address
 addr add 1.2.3|ntpkctl: addr add: invalid address "1.2.3": not an IPv4 or IPv6 address
@@ -729,6 +812,7 @@ test_netns_independent()
   enabled: yes
   ports: 1123
   max_age: 9
+  leap_window: 2.000
   addresses: 192.0.2.9
   ratelimit: interval 3 burst 8 leak 2 kod on table-size 1048576 v6-prefix 64" section "$a" config
 	# And the other way round; then a goes away under b.
@@ -788,11 +872,42 @@ ntpk_requests_total 20
 # HELP ntpk_replies_total NTP mode 4 replies sent by the kernel
 # TYPE ntpk_replies_total counter
 ntpk_replies_total 8" head -n 6 "$TMP/prom"
+	# Then the gauges: no state (cleared), so only usable and the reason.
 	expect_out "# HELP ntpk_state_usable 1 while the kernel holds fresh synchronised state and answers
 # TYPE ntpk_state_usable gauge
-ntpk_state_usable 0" tail -n 3 "$TMP/prom"
-	is 18 "$(grep -c '^ntpk_[a-z0-9_]*_total [0-9][0-9]*$' "$TMP/prom")"
-	is 57 "$(wc -l <"$TMP/prom")"
+ntpk_state_usable 0
+# HELP ntpk_status_reason 1 for why the kernel does not answer now (none: it does)
+# TYPE ntpk_status_reason gauge
+ntpk_status_reason{reason=\"none\"} 0
+ntpk_status_reason{reason=\"never-pushed\"} 0
+ntpk_status_reason{reason=\"expired\"} 0
+ntpk_status_reason{reason=\"cleared\"} 1
+ntpk_status_reason{reason=\"unsync\"} 0
+ntpk_status_reason{reason=\"daemon-gone\"} 0
+ntpk_status_reason{reason=\"error-bound\"} 0
+ntpk_status_reason{reason=\"smoothing\"} 0
+ntpk_status_reason{reason=\"follow-stopped\"} 0
+ntpk_status_reason{reason=\"leap-window\"} 0
+ntpk_status_reason{reason=\"disabled\"} 0" tail -n 16 "$TMP/prom"
+	is 19 "$(grep -c '^ntpk_[a-z0-9_]*_total [0-9][0-9]*$' "$TMP/prom")"
+	is 73 "$(wc -l <"$TMP/prom")"
+	# With a state, its age and pushed root dispersion; the correction,
+	# error and bound only when pushed.
+	ctl "$s" state set leap 0 stratum 2 precision -20 refid 192.0.2.7 \
+		rootdelay 0.001 rootdisp 0.002 reftime unix:1704067200 \
+		correction -0.0001 error 0.0001 maxerror 0.001
+	ctl "$s" stats --prometheus >"$TMP/prom"
+	grep -v '^ntpk_state_age_seconds ' "$TMP/prom" >"$TMP/prom.noage"
+	expect_out "ntpk_state_usable 1
+ntpk_state_root_dispersion_seconds 0.001999
+ntpk_state_correction_seconds -0.000100000
+ntpk_state_error_seconds 0.000100000
+ntpk_state_max_error_seconds 0.001000000
+ntpk_status_reason{reason=\"none\"} 1" grep -e '^ntpk_state_[a-z_]* ' \
+		-e '^ntpk_status_reason{reason="none"}' "$TMP/prom.noage"
+	grep -q '^ntpk_state_age_seconds [0-9]*\.[0-9][0-9][0-9]$' "$TMP/prom"
+	is 88 "$(wc -l <"$TMP/prom")"
+	ctl "$s" state clear
 	# --reset prints the values it zeroes.
 	ctl "$s" stats --reset >"$TMP/out"
 	is "requests: 20" "$(head -n 1 "$TMP/out")"
@@ -822,7 +937,7 @@ test_follow()
 	# --once pushes chronyd's state and exits 0.
 	wait_until 30 ctl "$s" follow --once 2>>"$TMP/once.log"
 	jparts "$s"
-	[[ $J_STATE =~ ^\{\"leap\":0,\"stratum\":3,\"precision\":-[0-9]+,\"root_delay\":0.000000,\"root_dispersion\":[0-9.]+,\"refid\":\"127.127.1.1\",\"refid_raw\":\"0x7f7f0101\",\"reftime\":\"20[0-9-]+T[0-9:.]+Z\",\"reftime_raw\":\"0x[0-9a-f]{16}\",\"age_ms\":N,\"usable\":true\}$ ]] ||
+	[[ $J_STATE =~ ^\{\"leap\":0,\"stratum\":3,\"precision\":-[0-9]+,\"root_delay\":0.000000,\"root_dispersion\":[0-9.]+,\"refid\":\"127.127.1.1\",\"refid_raw\":\"0x7f7f0101\",\"reftime\":\"20[0-9-]+T[0-9:.]+Z\",\"reftime_raw\":\"0x[0-9a-f]{16}\",\"disp_rate_ppb\":[0-9]+,(\"correction\":-?[0-9.]+,\"error\":[0-9.]+,\"max_error\":[0-9.]+,)?\"age_ms\":N,\"usable\":true\}$ ]] ||
 		{ echo "# state: $J_STATE"; false; }
 
 	ctl "$s" state clear
@@ -927,7 +1042,7 @@ test_nlfuzz()
 
 	n "$ns" "$NLFUZZ" -n "${NTPK_NLFUZZ_N:-2000}"
 	# Still alive and still answering sensibly.
-	ctl "$ns" set disable max-age 5 port 123
+	ctl "$ns" set disable max-age 5 port 123 leap-window 2
 	ctl "$ns" ratelimit off
 	ctl "$ns" addr flush
 	ctl "$ns" state clear

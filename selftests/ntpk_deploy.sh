@@ -194,7 +194,7 @@ man_covers_everything()
 	for c in requests replies pass_not_ours pass_unusual pass_bad_source \
 		 pass_loopback pass_short pass_extensions pass_not_mode3 \
 		 pass_bad_version pass_no_state drop_malformed drop_checksum \
-		 drop_route drop_xmit rl_dropped rl_leaked rl_kod; do
+		 drop_route drop_xmit rl_dropped rl_leaked rl_kod pass_leap; do
 		# A short tag shares its line with the text: "       rl_kod Rate..."
 		sed -n '/^COUNTERS/,/^EXIT STATUS/p' "$txt" | grep -E "^       $c( |\$)" >/dev/null ||
 			missing="$missing counter:$c"
@@ -244,17 +244,18 @@ cat >"$TMP/sample.conf" <<'EOF'
 enable
 port 123,1123	# two ports
 max-age 7
+leap-window 0.25
    addr 192.0.2.123
 addr 2001:DB8::123 198.51.100.9    # two on one line, upper-case hex
 ratelimit interval 2 burst 16 leak 3 kod on table-size 2048 v6-prefix 56
 EOF
-SAMPLE_CONFIG='{"addresses":["192.0.2.123","198.51.100.9","2001:db8::123"],"enabled":true,"max_age":7,"ports":[123,1123],"ratelimit":{"burst":16,"enabled":true,"interval":2,"kod":true,"leak":3,"table_size":2048,"v6_prefix":56}}'
+SAMPLE_CONFIG='{"addresses":["192.0.2.123","198.51.100.9","2001:db8::123"],"enabled":true,"leap_window":0.25,"max_age":7,"ports":[123,1123],"ratelimit":{"burst":16,"enabled":true,"interval":2,"kod":true,"leak":3,"table_size":2048,"v6_prefix":56}}'
 
 # A namespace configured otherwise first: other ports, max-age, rate limit,
 # an address the file keeps and one it does not.
 apply_sample()
 {
-	n "$A" ntpkctl set enable port 4123 max-age 60 &&
+	n "$A" ntpkctl set enable port 4123 max-age 60 leap-window 10 &&
 	n "$A" ntpkctl addr add 198.51.100.7 &&
 	n "$A" ntpkctl addr add 192.0.2.123 &&
 	n "$A" ntpkctl ratelimit set burst 3 &&
@@ -293,7 +294,7 @@ ntpkctl: $f not applied: nothing changed" || return 1
 	# Several bad lines: each reported; the good lines change nothing.
 	printf '%s\n' '# comment' 'enable' 'ports 123' 'max-age 5' 'max-age 6' \
 		'' 'addr 127.0.0.1' 'ratelimit burst 0' >"$g"
-	expect_rejected "$g" "$g:3: unknown directive \"ports\" (enable, disable, port, max-age, addr, ratelimit)
+	expect_rejected "$g" "$g:3: unknown directive \"ports\" (enable, disable, port, max-age, leap-window, addr, ratelimit)
 $g:5: max-age given twice (first on line 4)
 $g:7: invalid address \"127.0.0.1\": not a unicast address ntpk can serve (0/8, loopback, multicast or broadcast)
 $g:8: ratelimit: invalid burst \"0\": must be 1..255
@@ -315,7 +316,7 @@ apply_check_changes_nothing()
 apply_installed_example()
 {
 	n "$A" ntpkctl apply "$ROOT/etc/ntpk.conf" &&
-	expect_config "$A" "{\"addresses\":[],\"enabled\":true,\"max_age\":5,\"ports\":[123],$RL_OFF}"
+	expect_config "$A" "{\"addresses\":[],\"enabled\":true,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}"
 }
 
 # An empty file is the freshly loaded module's configuration.
@@ -323,7 +324,7 @@ apply_empty_is_default()
 {
 	n "$A" ntpkctl apply "$TMP/sample.conf" &&
 	n "$A" ntpkctl apply - </dev/null &&
-	expect_config "$A" "{\"addresses\":[],\"enabled\":false,\"max_age\":5,\"ports\":[123],$RL_OFF}" &&
+	expect_config "$A" "{\"addresses\":[],\"enabled\":false,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}" &&
 	[ "$(config_of "$A")" = "$(config_of "$FRESH")" ]
 }
 
@@ -386,7 +387,7 @@ unit_commands()
 	[ "$rc" -eq 0 ] || { echo "# follow exit $rc"; return 1; }
 	n "$U" ntpkctl show | grep -x 'state: none' >/dev/null &&
 	n "$U" $post &&
-	expect_config "$U" "{\"addresses\":[],\"enabled\":true,\"max_age\":5,\"ports\":[123],$RL_OFF}"
+	expect_config "$U" "{\"addresses\":[],\"enabled\":true,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}"
 }
 
 ntpk_load

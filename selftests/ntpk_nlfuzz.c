@@ -399,6 +399,14 @@ static void structured(void)
 	check("max-age too big", m, EXPECT_ERR);
 	m = start(NTPK_CMD_SET);
 	nest(m, NTPK_A_CONFIG);
+	put_u32(m, NTPK_CONFIG_A_LEAP_WINDOW, NTPK_LEAP_WINDOW_MAX + 1);
+	check("leap window too big", m, EXPECT_ERR);
+	m = start(NTPK_CMD_SET);
+	nest(m, NTPK_A_CONFIG);
+	put_u8(m, NTPK_CONFIG_A_LEAP_WINDOW, 1);
+	check("leap window as u8", m, EXPECT_ERR);
+	m = start(NTPK_CMD_SET);
+	nest(m, NTPK_A_CONFIG);
 	put_u32(m, NTPK_CONFIG_A_NADDRS, 3);
 	check("naddrs is read-only", m, EXPECT_ERR);
 	m = start(NTPK_CMD_SET);
@@ -593,6 +601,56 @@ static void structured(void)
 	m = start(NTPK_CMD_STATE_SET);
 	put_u64(m, NTPK_A_STATE, 0);
 	check("state not nested", m, EXPECT_ERR);
+	m = start(NTPK_CMD_STATE_SET);
+	state_all_but(m, -1);
+	put_u32(m, NTPK_STATE_A_DISP_RATE, NTPK_DISP_RATE_MAX + 1);
+	check("disp rate too big", m, EXPECT_ERR);
+	m = start(NTPK_CMD_STATE_SET);
+	state_all_but(m, -1);
+	put_u64(m, NTPK_STATE_A_DISP_RATE, 0);
+	check("disp rate as u64", m, EXPECT_ERR);
+	m = start(NTPK_CMD_STATE_SET);
+	state_all_but(m, -1);
+	put_u64(m, NTPK_STATE_A_CORRECTION, 1);
+	put_u64(m, NTPK_STATE_A_ERROR, 1);
+	check("error without max error", m, -EINVAL);
+	m = start(NTPK_CMD_STATE_SET);
+	state_all_but(m, -1);
+	put_u32(m, NTPK_STATE_A_CORRECTION, 1);
+	put_u64(m, NTPK_STATE_A_ERROR, 1);
+	put_u64(m, NTPK_STATE_A_MAX_ERROR, 1);
+	check("correction as u32", m, EXPECT_ERR);
+	m = start(NTPK_CMD_STATE_SET);
+	state_all_but(m, -1);
+	put_u32(m, NTPK_STATE_A_DISP_RATE, NTPK_DISP_RATE_MAX);
+	put_u64(m, NTPK_STATE_A_CORRECTION, (uint64_t)-1);
+	put_u64(m, NTPK_STATE_A_ERROR, 1);
+	put_u64(m, NTPK_STATE_A_MAX_ERROR, 1000000);
+	check("state with every optional attribute", m, 0);
+
+	/* NTPK_CMD_STATE_CLEAR: only the reasons a pusher may give. */
+	m = start(NTPK_CMD_STATE_CLEAR);
+	put_u32(m, NTPK_A_REASON, NTPK_REASON_FOLLOW_STOPPED);
+	check("clear with a reason", m, 0);
+	m = start(NTPK_CMD_STATE_CLEAR);
+	put_u32(m, NTPK_A_REASON, NTPK_REASON_NONE);
+	check("clear with reason none", m, -EINVAL);
+	m = start(NTPK_CMD_STATE_CLEAR);
+	put_u32(m, NTPK_A_REASON, NTPK_REASON_EXPIRED);
+	check("clear with reason expired", m, -EINVAL);
+	m = start(NTPK_CMD_STATE_CLEAR);
+	put_u32(m, NTPK_A_REASON, NTPK_REASON_LEAP_WINDOW);
+	check("clear with reason leap window", m, -EINVAL);
+	m = start(NTPK_CMD_STATE_CLEAR);
+	put_u32(m, NTPK_A_REASON, __NTPK_REASON_MAX);
+	check("clear with an unknown reason", m, -EINVAL);
+	m = start(NTPK_CMD_STATE_CLEAR);
+	put_u8(m, NTPK_A_REASON, NTPK_REASON_CLEARED);
+	check("reason as u8", m, EXPECT_ERR);
+	m = start(NTPK_CMD_GET);
+	nest(m, NTPK_A_STATUS);
+	end(m);
+	check("status attribute sent in", m, EXPECT_ERR);
 
 	/* Addresses. */
 	check("addr add without address", start(NTPK_CMD_ADDR_ADD), EXPECT_ERR);
@@ -689,6 +747,9 @@ static void random_wellformed(struct msg *m, uint8_t cmd)
 				put_u32(m, NTPK_CONFIG_A_FLAGS, rnd() % 4);
 			if (rnd() % 2)
 				put_u32(m, NTPK_CONFIG_A_MAX_AGE, rnd() % 3602);
+			if (rnd() % 4 == 0)
+				put_u32(m, NTPK_CONFIG_A_LEAP_WINDOW,
+					rnd() % (NTPK_LEAP_WINDOW_MAX + 2));
 			if (rnd() % 2) {
 				nest(m, NTPK_CONFIG_A_PORTS);
 				for (n = rnd() % (NTPK_MAX_PORTS + 2); n > 0; n--)
@@ -724,7 +785,20 @@ static void random_wellformed(struct msg *m, uint8_t cmd)
 		put_u32(m, NTPK_STATE_A_ROOT_DISP, rnd());
 		put(m, NTPK_STATE_A_REFID, addr, 4);
 		put_u64(m, NTPK_STATE_A_REFTIME, rnd());
+		if (rnd() % 2)
+			put_u32(m, NTPK_STATE_A_DISP_RATE,
+				rnd() % (NTPK_DISP_RATE_MAX + 2));
+		if (rnd() % 4 == 0) {
+			put_u64(m, NTPK_STATE_A_CORRECTION, rnd());
+			put_u64(m, NTPK_STATE_A_ERROR, rnd());
+			if (rnd() % 4)
+				put_u64(m, NTPK_STATE_A_MAX_ERROR, rnd());
+		}
 		end(m);
+		break;
+	case NTPK_CMD_STATE_CLEAR:
+		if (rnd() % 2)
+			put_u32(m, NTPK_A_REASON, rnd() % (__NTPK_REASON_MAX + 1));
 		break;
 	case NTPK_CMD_ADDR_ADD:
 	case NTPK_CMD_ADDR_DEL:

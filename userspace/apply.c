@@ -10,6 +10,7 @@
  *	enable | disable
  *	port N[,N...]
  *	max-age SECONDS
+ *	leap-window SECONDS
  *	addr ADDR [ADDR...]          (repeatable)
  *	ratelimit off | ratelimit [interval N] [burst N] [leak N] [kod on|off]
  *	                              [table-size N] [v6-prefix N]
@@ -35,6 +36,7 @@ enum directive {
 	D_ENABLE,	/* enable or disable */
 	D_PORT,
 	D_MAX_AGE,
+	D_LEAP_WINDOW,
 	D_RATELIMIT,
 	NDIRECTIVES
 };
@@ -277,6 +279,18 @@ static void parse_directive(struct conf *c, char **w, int n)
 			conf_error(c, "invalid max-age \"%s\": %s", w[1], why);
 		else
 			c->cfg.max_age = (uint32_t)u;
+	} else if (!strcmp(w[0], "leap-window")) {
+		if (n != 2) {
+			conf_error(c, "leap-window needs one value: SECONDS");
+			return;
+		}
+		if (!first_time(c, D_LEAP_WINDOW, "leap-window"))
+			return;
+		why = parse_msec(w[1], 0, NTPK_LEAP_WINDOW_MAX, &u);
+		if (why)
+			conf_error(c, "invalid leap-window \"%s\": %s", w[1], why);
+		else
+			c->cfg.leap_window_ms = (uint32_t)u;
 	} else if (!strcmp(w[0], "addr")) {
 		parse_addr_words(c, w + 1, n - 1);
 	} else if (!strcmp(w[0], "ratelimit")) {
@@ -284,7 +298,7 @@ static void parse_directive(struct conf *c, char **w, int n)
 			return;
 		parse_ratelimit_words(c, w + 1, n - 1);
 	} else {
-		conf_error(c, "unknown directive \"%s\" (enable, disable, port, max-age, addr, ratelimit)",
+		conf_error(c, "unknown directive \"%s\" (enable, disable, port, max-age, leap-window, addr, ratelimit)",
 			   w[0]);
 	}
 }
@@ -326,9 +340,11 @@ static int parse_file(struct conf *c, const char *path)
 
 	memset(c, 0, sizeof(*c));
 	c->file = strcmp(path, "-") ? path : "<stdin>";
-	c->cfg.has = CONFIG_HAS_FLAGS | CONFIG_HAS_MAX_AGE | CONFIG_HAS_PORTS;
+	c->cfg.has = CONFIG_HAS_FLAGS | CONFIG_HAS_MAX_AGE | CONFIG_HAS_PORTS |
+		     CONFIG_HAS_LEAP_WINDOW;
 	c->cfg.flags = 0;
 	c->cfg.max_age = NTPK_MAX_AGE_DEFAULT;
+	c->cfg.leap_window_ms = NTPK_LEAP_WINDOW_DEFAULT;
 	c->cfg.ports[0] = NTPK_PORT_DEFAULT;
 	c->cfg.nports = 1;
 	ratelimit_defaults(&c->rl);

@@ -93,6 +93,41 @@ const char *format_addr(const struct ntpk_addr *addr, char buf[FMT_LEN])
 	return buf;
 }
 
+static const char *nsec_text(bool neg, uint64_t ns, char buf[FMT_LEN])
+{
+	snprintf(buf, FMT_LEN, "%s%" PRIu64 ".%09" PRIu64, neg ? "-" : "",
+		 ns / 1000000000, ns % 1000000000);
+	return buf;
+}
+
+const char *format_nsec(int64_t ns, char buf[FMT_LEN])
+{
+	/* Negated in unsigned arithmetic: INT64_MIN has no positive twin. */
+	return nsec_text(ns < 0, ns < 0 ? -(uint64_t)ns : (uint64_t)ns, buf);
+}
+
+const char *format_unsigned_nsec(uint64_t ns, char buf[FMT_LEN])
+{
+	return nsec_text(false, ns, buf);
+}
+
+const char *format_msec(uint32_t ms, char buf[FMT_LEN])
+{
+	snprintf(buf, FMT_LEN, "%" PRIu32 ".%03" PRIu32, ms / 1000, ms % 1000);
+	return buf;
+}
+
+const char *format_unix_time(uint64_t sec, char buf[FMT_LEN])
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+
+	if (sec > INT64_MAX || !gmtime_r(&t, &tm) ||
+	    !strftime(buf, FMT_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, FMT_LEN, "unix:%" PRIu64, sec);
+	return buf;
+}
+
 const char *format_timespec(const struct timespec *ts, char buf[FMT_LEN])
 {
 	struct tm tm;

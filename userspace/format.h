@@ -25,6 +25,13 @@ const char *format_refid_hex(const uint8_t refid[4], char buf[FMT_LEN]);
 const char *format_ntp_time(uint64_t ts, char buf[FMT_LEN]);
 const char *format_ntp_hex(uint64_t ts, char buf[FMT_LEN]);
 const char *format_addr(const struct ntpk_addr *addr, char buf[FMT_LEN]);
+/* Nanoseconds as seconds with nine decimals, exact: "-0.000012345". */
+const char *format_nsec(int64_t ns, char buf[FMT_LEN]);
+const char *format_unsigned_nsec(uint64_t ns, char buf[FMT_LEN]);
+/* Milliseconds as seconds with three decimals: "2.000". */
+const char *format_msec(uint32_t ms, char buf[FMT_LEN]);
+/* Unix seconds as YYYY-MM-DDTHH:MM:SSZ. */
+const char *format_unix_time(uint64_t sec, char buf[FMT_LEN]);
 /* ISO 8601 UTC with milliseconds, for log lines. */
 const char *format_timespec(const struct timespec *ts, char buf[FMT_LEN]);
 

@@ -318,12 +318,22 @@ static int parse_config(const struct nlattr *nest, struct ntpk_config *cfg)
 			cfg->naddrs = mnl_attr_get_u32(a);
 			cfg->has |= CONFIG_HAS_NADDRS;
 			break;
+		case NTPK_CONFIG_A_LEAP_WINDOW:
+			if (!attr_len_is(a, sizeof(uint32_t)))
+				return -EPROTO;
+			cfg->leap_window_ms = mnl_attr_get_u32(a);
+			cfg->has |= CONFIG_HAS_LEAP_WINDOW;
+			break;
 		}
 	}
 	return 0;
 }
 
-/* Every member must be present: a partial state would print as a lie. */
+/*
+ * Every member up to USABLE must be present: a partial state would print as
+ * a lie.  The later ones are optional (a module older than ntpkctl has
+ * none), but the informational three come together or not at all.
+ */
 static int parse_state(const struct nlattr *nest, struct ntpk_state *st)
 {
 	static const size_t len[NTPK_STATE_A_MAX + 1] = {
@@ -336,7 +346,13 @@ static int parse_state(const struct nlattr *nest, struct ntpk_state *st)
 		[NTPK_STATE_A_REFTIME] = 8,
 		[NTPK_STATE_A_AGE_MSEC] = 8,
 		[NTPK_STATE_A_USABLE] = 1,
+		[NTPK_STATE_A_DISP_RATE] = 4,
+		[NTPK_STATE_A_CORRECTION] = 8,
+		[NTPK_STATE_A_ERROR] = 8,
+		[NTPK_STATE_A_MAX_ERROR] = 8,
 	};
+	const unsigned int error_attrs = 1U << NTPK_STATE_A_CORRECTION |
+		1U << NTPK_STATE_A_ERROR | 1U << NTPK_STATE_A_MAX_ERROR;
 	const struct nlattr *a;
 	unsigned int seen = 0;
 	unsigned int t;
@@ -376,12 +392,52 @@ static int parse_state(const struct nlattr *nest, struct ntpk_state *st)
 		case NTPK_STATE_A_USABLE:
 			st->usable = mnl_attr_get_u8(a) != 0;
 			break;
+		case NTPK_STATE_A_DISP_RATE:
+			st->disp_rate = mnl_attr_get_u32(a);
+			st->has_disp_rate = true;
+			break;
+		case NTPK_STATE_A_CORRECTION:
+			st->correction_ns = (int64_t)mnl_attr_get_u64(a);
+			break;
+		case NTPK_STATE_A_ERROR:
+			st->error_ns = mnl_attr_get_u64(a);
+			break;
+		case NTPK_STATE_A_MAX_ERROR:
+			st->max_error_ns = mnl_attr_get_u64(a);
+			break;
 		}
 	}
-	for (t = NTPK_STATE_A_LEAP; t <= NTPK_STATE_A_MAX; t++)
+	for (t = NTPK_STATE_A_LEAP; t <= NTPK_STATE_A_USABLE; t++)
 		if (len[t] && !(seen & 1U << t))
 			return -EPROTO;
+	if ((seen & error_attrs) && (seen & error_attrs) != error_attrs)
+		return -EPROTO;
+	st->has_error = seen & error_attrs;
 	return 0;
+}
+
+static int parse_status(const struct nlattr *nest, struct ntpk_model *m)
+{
+	const struct nlattr *a;
+	bool has_reason = false;
+
+	mnl_attr_for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case NTPK_STATUS_A_REASON:
+			if (!attr_len_is(a, sizeof(uint32_t)))
+				return -EPROTO;
+			m->reason = mnl_attr_get_u32(a);
+			has_reason = true;
+			break;
+		case NTPK_STATUS_A_LEAP_AT:
+			if (!attr_len_is(a, sizeof(uint64_t)))
+				return -EPROTO;
+			m->leap_at = mnl_attr_get_u64(a);
+			m->has_leap_at = true;
+			break;
+		}
+	}
+	return has_reason ? 0 : -EPROTO;
 }
 
 static int parse_stats(const struct nlattr *nest, uint64_t *stats)
@@ -457,6 +513,10 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 			err = parse_state(a, &m->state);
 			m->has_state = true;
 			break;
+		case NTPK_A_STATUS:
+			err = parse_status(a, m);
+			m->has_status = true;
+			break;
 		case NTPK_A_STATS:
 			err = parse_stats(a, m->stats);
 			m->has_stats = true;
@@ -479,6 +539,8 @@ int ipc_get(struct ipc *ipc, struct ntpk_model *m)
 
 	m->config.has = 0;
 	m->has_state = m->has_stats = m->has_ratelimit = false;
+	m->has_status = m->has_leap_at = false;
+	memset(&m->state, 0, sizeof(m->state));
 	memset(m->stats, 0, sizeof(m->stats));
 	err = talk(ipc, ntpk_msg(ipc, buf, NTPK_CMD_GET), get_cb, m);
 	if (err == -EPROTO && !ipc->extack[0])
@@ -568,12 +630,15 @@ int ipc_set(struct ipc *ipc, const struct ntpk_config *cfg,
 	unsigned int i;
 
 	if (cfg && cfg->has & (CONFIG_HAS_FLAGS | CONFIG_HAS_MAX_AGE |
-			       CONFIG_HAS_PORTS)) {
+			       CONFIG_HAS_PORTS | CONFIG_HAS_LEAP_WINDOW)) {
 		nest = mnl_attr_nest_start(nlh, NTPK_A_CONFIG);
 		if (cfg->has & CONFIG_HAS_FLAGS)
 			mnl_attr_put_u32(nlh, NTPK_CONFIG_A_FLAGS, cfg->flags);
 		if (cfg->has & CONFIG_HAS_MAX_AGE)
 			mnl_attr_put_u32(nlh, NTPK_CONFIG_A_MAX_AGE, cfg->max_age);
+		if (cfg->has & CONFIG_HAS_LEAP_WINDOW)
+			mnl_attr_put_u32(nlh, NTPK_CONFIG_A_LEAP_WINDOW,
+					 cfg->leap_window_ms);
 		if (cfg->has & CONFIG_HAS_PORTS) {
 			ports = mnl_attr_nest_start(nlh, NTPK_CONFIG_A_PORTS);
 			for (i = 0; i < cfg->nports; i++)
@@ -610,7 +675,25 @@ int ipc_state_set(struct ipc *ipc, const struct ntpk_state *st)
 	mnl_attr_put_u32(nlh, NTPK_STATE_A_ROOT_DISP, st->root_disp);
 	mnl_attr_put(nlh, NTPK_STATE_A_REFID, sizeof(st->refid), st->refid);
 	mnl_attr_put_u64(nlh, NTPK_STATE_A_REFTIME, st->reftime);
+	if (st->has_disp_rate)
+		mnl_attr_put_u32(nlh, NTPK_STATE_A_DISP_RATE, st->disp_rate);
+	if (st->has_error) {
+		mnl_attr_put_u64(nlh, NTPK_STATE_A_CORRECTION,
+				 (uint64_t)st->correction_ns);
+		mnl_attr_put_u64(nlh, NTPK_STATE_A_ERROR, st->error_ns);
+		mnl_attr_put_u64(nlh, NTPK_STATE_A_MAX_ERROR, st->max_error_ns);
+	}
 	mnl_attr_nest_end(nlh, nest);
+	return talk(ipc, nlh, NULL, NULL);
+}
+
+int ipc_state_clear(struct ipc *ipc, uint32_t reason)
+{
+	char buf[SEND_BUF];
+	struct nlmsghdr *nlh = ntpk_msg(ipc, buf, NTPK_CMD_STATE_CLEAR);
+
+	if (reason)
+		mnl_attr_put_u32(nlh, NTPK_A_REASON, reason);
 	return talk(ipc, nlh, NULL, NULL);
 }
 

@@ -21,10 +21,13 @@ int ipc_addr_list(struct ipc *ipc, struct ntpk_model *m);
 /* Sends the members cfg->has names, and the whole rate limit when rl. */
 int ipc_set(struct ipc *ipc, const struct ntpk_config *cfg,
 	    const struct ntpk_ratelimit *rl);
+/* The optional members go when their has_ flags say so. */
 int ipc_state_set(struct ipc *ipc, const struct ntpk_state *st);
+/* reason NTPK_REASON_*, or 0 to send none (the kernel takes CLEARED). */
+int ipc_state_clear(struct ipc *ipc, uint32_t reason);
 /* NTPK_CMD_ADDR_ADD or NTPK_CMD_ADDR_DEL. */
 int ipc_addr(struct ipc *ipc, uint8_t cmd, const struct ntpk_addr *addr);
-/* A command without attributes: STATE_CLEAR, STATS_RESET, ADDR_FLUSH. */
+/* A command without attributes: STATS_RESET, ADDR_FLUSH. */
 int ipc_command(struct ipc *ipc, uint8_t cmd);
 
 #endif

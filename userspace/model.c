@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * The counter names and the rate-limit defaults: the little data the model
- * needs beside its structures.
+ * The counter names, the reason words and the rate-limit defaults: the
+ * little data the model needs beside its structures.
  */
+#include <string.h>
+
 #include "model.h"
 
 const struct ntpk_counter ntpk_counters[] = {
@@ -42,6 +44,8 @@ const struct ntpk_counter ntpk_counters[] = {
 	  "Rate limited but answered anyway (leak)" },
 	{ NTPK_STATS_A_RL_KOD, "rl_kod",
 	  "Rate limited and answered with a RATE kiss-o'-death" },
+	{ NTPK_STATS_A_PASS_LEAP, "pass_leap",
+	  "Passed on: inside the window around a leap second" },
 };
 
 const unsigned int ntpk_ncounters = sizeof(ntpk_counters) / sizeof(ntpk_counters[0]);
@@ -54,4 +58,38 @@ void ratelimit_defaults(struct ntpk_ratelimit *rl)
 	rl->leak = NTPK_RL_LEAK_DEFAULT;
 	rl->table_size = NTPK_RL_TABLE_DEFAULT;
 	rl->v6_prefix = NTPK_RL_V6_PREFIX_DEFAULT;
+}
+
+static const char *const reason_words[__NTPK_REASON_MAX] = {
+	[NTPK_REASON_NONE] = "none",
+	[NTPK_REASON_NEVER_PUSHED] = "never-pushed",
+	[NTPK_REASON_EXPIRED] = "expired",
+	[NTPK_REASON_CLEARED] = "cleared",
+	[NTPK_REASON_UNSYNC] = "unsync",
+	[NTPK_REASON_DAEMON_GONE] = "daemon-gone",
+	[NTPK_REASON_ERROR_BOUND] = "error-bound",
+	[NTPK_REASON_SMOOTHING] = "smoothing",
+	[NTPK_REASON_FOLLOW_STOPPED] = "follow-stopped",
+	[NTPK_REASON_LEAP_WINDOW] = "leap-window",
+	[NTPK_REASON_DISABLED] = "disabled",
+};
+
+const char *reason_word(uint32_t reason)
+{
+	if (reason >= __NTPK_REASON_MAX || !reason_words[reason])
+		return "unknown";
+	return reason_words[reason];
+}
+
+bool reason_from_word(const char *word, uint32_t *reason)
+{
+	uint32_t r;
+
+	for (r = 0; r < __NTPK_REASON_MAX; r++) {
+		if (reason_words[r] && !strcmp(word, reason_words[r])) {
+			*reason = r;
+			return true;
+		}
+	}
+	return false;
 }

@@ -26,6 +26,7 @@ enum {
 	CONFIG_HAS_MAX_AGE = 1U << 1,
 	CONFIG_HAS_PORTS = 1U << 2,
 	CONFIG_HAS_NADDRS = 1U << 3,
+	CONFIG_HAS_LEAP_WINDOW = 1U << 4,
 };
 
 struct ntpk_config {
@@ -35,6 +36,7 @@ struct ntpk_config {
 	uint16_t ports[NTPK_MAX_PORTS];
 	unsigned int nports;
 	uint32_t naddrs;
+	uint32_t leap_window_ms;
 };
 
 struct ntpk_state {
@@ -45,6 +47,14 @@ struct ntpk_state {
 	uint32_t root_disp;	/* NTP short format */
 	uint8_t refid[4];	/* as on the wire */
 	uint64_t reftime;	/* NTP timestamp */
+	/* Optional when pushed; GET always has the rate in force. */
+	bool has_disp_rate;
+	uint32_t disp_rate;	/* ppb: root dispersion growth after the push */
+	/* Informational, pushed and read back all three or none. */
+	bool has_error;
+	int64_t correction_ns;	/* the daemon's time minus the kernel clock */
+	uint64_t error_ns;	/* what ntpk adds to the daemon's error */
+	uint64_t max_error_ns;	/* the bound the pusher enforces */
 	/* Only in GET replies: */
 	uint64_t age_msec;
 	bool usable;
@@ -69,6 +79,11 @@ struct ntpk_model {
 	struct ntpk_config config;
 	bool has_state;
 	struct ntpk_state state;
+	/* Why the fast path does not answer, and the pending leap. */
+	bool has_status;
+	uint32_t reason;	/* NTPK_REASON_* */
+	bool has_leap_at;
+	uint64_t leap_at;	/* Unix seconds */
 	bool has_stats;
 	uint64_t stats[NTPK_STATS_A_MAX + 1];	/* indexed by NTPK_STATS_A_* */
 	bool has_ratelimit;
@@ -89,5 +104,14 @@ extern const struct ntpk_counter ntpk_counters[];
 extern const unsigned int ntpk_ncounters;
 
 void ratelimit_defaults(struct ntpk_ratelimit *rl);
+
+/*
+ * The stable word of a NTPK_REASON_* ("never-pushed", "daemon-gone"...),
+ * part of ntpkctl's output contract like the counter names; "unknown" for
+ * a reason newer than this ntpkctl.
+ */
+const char *reason_word(uint32_t reason);
+/* The reason a word names; false for none. */
+bool reason_from_word(const char *word, uint32_t *reason);
 
 #endif

@@ -27,12 +27,12 @@ bool json_output;
 static const char usage_text[] =
 "Usage: ntpkctl [-j] [-n NETNS] {COMMAND [ARGS] | -b FILE}   (ntpk control)\n"
 "  show                         configuration, server state and counters\n"
-"  set [enable|disable] [port N[,N...]] [max-age SEC]\n"
+"  set [enable|disable] [port N[,N...]] [max-age SEC] [leap-window SEC]\n"
 "  addr add|del ADDR            restrict answers to these local addresses\n"
 "  addr flush | addr list       (an empty set serves every local address)\n"
 "  state set leap N stratum N precision N refid ID rootdelay SEC\n"
-"            rootdisp SEC reftime TIME\n"
-"  state clear                  forget the state: the daemon answers again\n"
+"            rootdisp SEC reftime TIME [disprate PPB] [correction ...]\n"
+"  state clear [reason WORD]    forget the state: the daemon answers again\n"
 "  stats [--prometheus] [--reset]   counters; --reset zeroes after printing\n"
 "  ratelimit set [interval N] [burst N] [leak N] [kod on|off]\n"
 "                [table-size N] [v6-prefix N]      (omitted: defaults)\n"
@@ -57,6 +57,7 @@ static void show_usage(void)
 	      "  enabled: yes|no\n"
 	      "  ports: N[,N...]\n"
 	      "  max_age: SECONDS\n"
+	      "  leap_window: SECONDS.mmm\n"
 	      "  addresses: any | ADDR[,ADDR...]\n"
 	      "  ratelimit: off | interval N burst N leak N kod on|off table-size N v6-prefix N\n"
 	      "state: none        (or \"state:\" followed by)\n"
@@ -67,12 +68,23 @@ static void show_usage(void)
 	      "  root_dispersion: SECONDS.uuuuuu   (as pushed, without aging)\n"
 	      "  refid: ID        (dotted quad for stratum >= 2, else text if printable)\n"
 	      "  reftime: YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ   (0x0000000000000000 if zero)\n"
+	      "  disp_rate_ppb: N (root dispersion growth after the push, 1e-9 s/s)\n"
+	      "  correction: [-]SECONDS.nnnnnnnnn   (daemon time - kernel clock at the\n"
+	      "  error: SECONDS.nnnnnnnnn          push; the error ntpk adds, in root\n"
+	      "  max_error: SECONDS.nnnnnnnnn      dispersion; its bound: if pushed)\n"
 	      "  age_ms: N\n"
 	      "  usable: yes|no   (fresh and synchronised: the kernel answers)\n"
+	      "status:\n"
+	      "  reason: WORD     (why the kernel does not answer now: none while it\n"
+	      "                   does; disabled, never-pushed, cleared, unsync,\n"
+	      "                   daemon-gone, error-bound, smoothing, follow-stopped,\n"
+	      "                   expired, leap-window)\n"
+	      "  leap_at: YYYY-MM-DDTHH:MM:SSZ   (a pending leap second, if any)\n"
 	      "counters:\n"
 	      "  NAME: N          (one line each; see 'ntpkctl help stats')\n"
-	      "-j: one JSON object {\"config\":{...},\"state\":{...}|null,\"counters\":{...}}\n"
-	      "with the same keys; state adds refid_raw and reftime_raw (hex).\n", stdout);
+	      "-j: one JSON object {\"config\":{...},\"state\":{...}|null,\"status\":{...},\n"
+	      "\"counters\":{...}} with the same keys; state adds refid_raw and\n"
+	      "reftime_raw (hex), status adds leap_at_unix (seconds).\n", stdout);
 }
 
 static void stats_usage(void)
@@ -82,9 +94,13 @@ static void stats_usage(void)
 	      "pass_not_ours, pass_unusual, pass_bad_source, pass_loopback, pass_short,\n"
 	      "pass_extensions, pass_not_mode3, pass_bad_version, pass_no_state,\n"
 	      "drop_malformed, drop_checksum, drop_route, drop_xmit, rl_dropped,\n"
-	      "rl_leaked, rl_kod.  -j: one JSON object {\"NAME\":VALUE,...}.\n"
-	      "--prometheus: text exposition format, ntpk_NAME_total counters plus the\n"
-	      "gauge ntpk_state_usable, for node_exporter's textfile collector.\n"
+	      "rl_leaked, rl_kod, pass_leap.  -j: one JSON object {\"NAME\":VALUE,...}.\n"
+	      "--prometheus: text exposition format, for node_exporter's textfile\n"
+	      "collector: ntpk_NAME_total counters; gauges ntpk_state_usable, and with\n"
+	      "a state ntpk_state_age_seconds and ntpk_state_root_dispersion_seconds\n"
+	      "(as pushed), and if pushed ntpk_state_correction_seconds,\n"
+	      "ntpk_state_error_seconds and ntpk_state_max_error_seconds; and\n"
+	      "ntpk_status_reason{reason=\"WORD\"}, 1 for the current reason.\n"
 	      "--reset: print, then zero the counters (CAP_NET_ADMIN).  Packets counted\n"
 	      "between the two steps are lost from the printed values.\n", stdout);
 }
@@ -92,11 +108,17 @@ static void stats_usage(void)
 static void set_usage(void)
 {
 	printf("Usage: ntpkctl set [enable|disable] [port N[,N...]] [max-age SECONDS]\n"
+	       "                   [leap-window SECONDS]\n"
 	       "Any combination in one call, sent as one atomic change.\n"
 	       "  enable|disable  answer requests in this namespace (hooks on) or not\n"
 	       "  port            1 to %d distinct UDP ports to serve (default %d)\n"
-	       "  max-age         1..%d: how long pushed state stays usable (default %d)\n",
-	       NTPK_MAX_PORTS, NTPK_PORT_DEFAULT, NTPK_MAX_AGE_MAX, NTPK_MAX_AGE_DEFAULT);
+	       "  max-age         1..%d: how long pushed state stays usable (default %d)\n"
+	       "  leap-window     0..%d.000, 3 decimals: requests this close to a leap\n"
+	       "                  second go to the daemon; after it, replies say LI 0\n"
+	       "                  (default %d.%03d)\n",
+	       NTPK_MAX_PORTS, NTPK_PORT_DEFAULT, NTPK_MAX_AGE_MAX, NTPK_MAX_AGE_DEFAULT,
+	       NTPK_LEAP_WINDOW_MAX / 1000, NTPK_LEAP_WINDOW_DEFAULT / 1000,
+	       NTPK_LEAP_WINDOW_DEFAULT % 1000);
 }
 
 static void addr_usage(void)
@@ -112,8 +134,10 @@ static void state_usage(void)
 {
 	fputs("Usage: ntpkctl state set leap N stratum N precision N refid ID\n"
 	      "                        rootdelay SEC rootdisp SEC reftime TIME\n"
-	      "       ntpkctl state clear\n"
-	      "All seven words are required, in any order.\n"
+	      "                        [disprate PPB]\n"
+	      "                        [correction SEC error SEC maxerror SEC]\n"
+	      "       ntpkctl state clear [reason WORD]\n"
+	      "The first seven words are required; any order.\n"
 	      "  leap 0..3, stratum 0..16, precision -32..0 (log2 seconds)\n"
 	      "  rootdelay, rootdisp: seconds, 0 .. 65535.99998 (NTP short format)\n"
 	      "  refid: up to 4 printable ASCII characters (NUL padded) or a dotted quad\n"
@@ -121,8 +145,17 @@ static void state_usage(void)
 	      "           ntp:SEC[.FRAC]   NTP era 0 seconds (0..4294967295)\n"
 	      "           0xHEX            the raw 64-bit NTP timestamp, 1 to 16 digits\n"
 	      "           YYYY-MM-DDTHH:MM:SS[.FRAC]Z   UTC, as 'show' prints it\n"
+	      "  disprate: 0..1000000 ppb, how fast the root dispersion of replies\n"
+	      "            grows after the push (default 15000, RFC 5905's 15 ppm)\n"
+	      "  correction, error, maxerror: seconds, 9 decimals, all three or none;\n"
+	      "            shown, not used: the daemon's time minus the kernel clock,\n"
+	      "            the error already added to rootdisp, and its bound\n"
 	      "The kernel answers only while leap != 3, stratum is 1..15 and the state\n"
-	      "is younger than max-age.  clear: forget the state at once.\n", stdout);
+	      "is younger than max-age.  Leap 1 or 2 announces a leap second at the\n"
+	      "end of this UTC month (see set leap-window).\n"
+	      "clear: forget the state at once; the reason (default cleared) shows in\n"
+	      "'show' until the next push: cleared, unsync, daemon-gone, error-bound,\n"
+	      "smoothing or follow-stopped.\n", stdout);
 }
 
 static void ratelimit_usage(void)
@@ -167,6 +200,7 @@ static void apply_usage(void)
 	       "  enable | disable            (default disable)\n"
 	       "  port N[,N...]               (default %d)\n"
 	       "  max-age SECONDS             (default %d)\n"
+	       "  leap-window SECONDS         (default %d.%03d)\n"
 	       "  addr ADDR [ADDR...]         served addresses, repeatable (default any)\n"
 	       "  ratelimit off | ratelimit [interval N] [burst N] [leak N] [kod on|off]\n"
 	       "                [table-size N] [v6-prefix N]   (default off)\n"
@@ -174,7 +208,8 @@ static void apply_usage(void)
 	       "first: errors print as FILE:LINE: MESSAGE, exit 2, nothing changes.\n"
 	       "--check: only check the file.  The served set is replaced without\n"
 	       "passing through empty; an unchanged rate limit keeps its history.\n",
-	       NTPK_PORT_DEFAULT, NTPK_MAX_AGE_DEFAULT);
+	       NTPK_PORT_DEFAULT, NTPK_MAX_AGE_DEFAULT,
+	       NTPK_LEAP_WINDOW_DEFAULT / 1000, NTPK_LEAP_WINDOW_DEFAULT % 1000);
 }
 
 static void main_usage(void)

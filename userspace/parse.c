@@ -322,3 +322,40 @@ const char *parse_msec(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	*out = v;
 	return NULL;
 }
+
+const char *parse_nsec(const char *s, bool neg_ok, uint64_t max_sec, int64_t *out)
+{
+	bool neg = *s == '-';
+	uint64_t ipart, fnum;
+	unsigned int fdigits;
+	const char *why;
+	int64_t v;
+
+	if (neg) {
+		if (!neg_ok)
+			return "must not be negative";
+		s++;
+	}
+	why = scan_decimal(&s, 9, &ipart, &fnum, &fdigits);
+	if (why)
+		return why;
+	if (*s)
+		return "not a decimal number";
+	if (ipart > max_sec || (ipart == max_sec && fnum)) {
+		snprintf(reason, sizeof(reason), "must be at most %llu seconds",
+			 (unsigned long long)max_sec);
+		return reason;
+	}
+	v = (int64_t)(ipart * 1000000000ULL + fnum * pow10u(9 - fdigits));
+	*out = neg ? -v : v;
+	return NULL;
+}
+
+const char *parse_clear_reason(const char *s, uint32_t *reason)
+{
+	if (!reason_from_word(s, reason) || *reason < NTPK_REASON_CLEARED ||
+	    *reason > NTPK_REASON_FOLLOW_STOPPED) {
+		return "must be cleared, unsync, daemon-gone, error-bound, smoothing or follow-stopped";
+	}
+	return NULL;
+}

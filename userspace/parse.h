@@ -25,6 +25,13 @@ const char *parse_refid(const char *s, uint8_t refid[4]);
  */
 const char *parse_reftime(const char *s, uint64_t *out);
 const char *parse_addr(const char *s, struct ntpk_addr *addr);
+/*
+ * [-]SECONDS[.FRACTION] with at most 9 decimals, to nanoseconds; the sign
+ * only when neg_ok, and |value| at most max_sec seconds.
+ */
+const char *parse_nsec(const char *s, bool neg_ok, uint64_t max_sec, int64_t *out);
+/* A word of the reason table (model.h) that may clear the state. */
+const char *parse_clear_reason(const char *s, uint32_t *reason);
 /* Decimal seconds with at most 3 decimals, to milliseconds in [min, max]. */
 const char *parse_msec(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

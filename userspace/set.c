@@ -61,7 +61,7 @@ int set_main(int argc, char *argv[])
 	if (argc == 2 && is_help(argv[1]))
 		return command_usage(argv[0]), EXIT_OK;
 	if (argc < 2)
-		return usage_error("set: nothing to set (enable, disable, port, max-age)");
+		return usage_error("set: nothing to set (enable, disable, port, max-age, leap-window)");
 	for (i = 1; i < argc; i++) {
 		const char *w = argv[i];
 
@@ -93,6 +93,18 @@ int set_main(int argc, char *argv[])
 						   v, why);
 			cfg.max_age = (uint32_t)u;
 			cfg.has |= CONFIG_HAS_MAX_AGE;
+		} else if (!strcmp(w, "leap-window")) {
+			if (cfg.has & CONFIG_HAS_LEAP_WINDOW)
+				return usage_error("set: leap-window given twice");
+			v = value_of(argc, argv, &i);
+			if (!v)
+				return usage_error("set: leap-window needs a value");
+			why = parse_msec(v, 0, NTPK_LEAP_WINDOW_MAX, &u);
+			if (why)
+				return usage_error("set: invalid leap-window \"%s\": %s",
+						   v, why);
+			cfg.leap_window_ms = (uint32_t)u;
+			cfg.has |= CONFIG_HAS_LEAP_WINDOW;
 		} else {
 			return usage_error("set: unknown word \"%s\"", w);
 		}

@@ -54,6 +54,8 @@ static void print_show_text(const struct ntpk_model *m)
 	}
 	if (cfg->has & CONFIG_HAS_MAX_AGE)
 		printf("  max_age: %" PRIu32 "\n", cfg->max_age);
+	if (cfg->has & CONFIG_HAS_LEAP_WINDOW)
+		printf("  leap_window: %s\n", format_msec(cfg->leap_window_ms, buf));
 	printf("  addresses: ");
 	if (!m->naddrs)
 		printf("any");
@@ -75,8 +77,25 @@ static void print_show_text(const struct ntpk_model *m)
 		       format_ntp_short(st->root_disp, buf));
 		printf("  refid: %s\n", format_refid(st->refid, st->stratum, buf));
 		printf("  reftime: %s\n", format_ntp_time(st->reftime, buf));
+		if (st->has_disp_rate)
+			printf("  disp_rate_ppb: %" PRIu32 "\n", st->disp_rate);
+		if (st->has_error) {
+			printf("  correction: %s\n",
+			       format_nsec(st->correction_ns, buf));
+			printf("  error: %s\n",
+			       format_unsigned_nsec(st->error_ns, buf));
+			printf("  max_error: %s\n",
+			       format_unsigned_nsec(st->max_error_ns, buf));
+		}
 		printf("  age_ms: %" PRIu64 "\n", st->age_msec);
 		printf("  usable: %s\n", st->usable ? "yes" : "no");
+	}
+
+	if (m->has_status) {
+		printf("status:\n");
+		printf("  reason: %s\n", reason_word(m->reason));
+		if (m->has_leap_at)
+			printf("  leap_at: %s\n", format_unix_time(m->leap_at, buf));
 	}
 
 	if (m->has_stats) {
@@ -120,6 +139,9 @@ static void print_show_json(const struct ntpk_model *m)
 	}
 	if (cfg->has & CONFIG_HAS_MAX_AGE)
 		json_uint(&j, "max_age", cfg->max_age);
+	if (cfg->has & CONFIG_HAS_LEAP_WINDOW)
+		json_number(&j, "leap_window",
+			    format_msec(cfg->leap_window_ms, buf));
 	json_array_begin(&j, "addresses");
 	for (i = 0; i < m->naddrs; i++)
 		json_string(&j, NULL, format_addr(&m->addrs[i], buf));
@@ -151,8 +173,30 @@ static void print_show_json(const struct ntpk_model *m)
 		json_string(&j, "refid_raw", format_refid_hex(st->refid, buf));
 		json_string(&j, "reftime", format_ntp_time(st->reftime, buf));
 		json_string(&j, "reftime_raw", format_ntp_hex(st->reftime, buf));
+		if (st->has_disp_rate)
+			json_uint(&j, "disp_rate_ppb", st->disp_rate);
+		if (st->has_error) {
+			json_number(&j, "correction",
+				    format_nsec(st->correction_ns, buf));
+			json_number(&j, "error",
+				    format_unsigned_nsec(st->error_ns, buf));
+			json_number(&j, "max_error",
+				    format_unsigned_nsec(st->max_error_ns, buf));
+		}
+		/* Last, where scripts already look for them. */
 		json_uint(&j, "age_ms", st->age_msec);
 		json_bool(&j, "usable", st->usable);
+		json_object_end(&j);
+	}
+
+	if (m->has_status) {
+		json_object_begin(&j, "status");
+		json_string(&j, "reason", reason_word(m->reason));
+		if (m->has_leap_at) {
+			json_string(&j, "leap_at",
+				    format_unix_time(m->leap_at, buf));
+			json_uint(&j, "leap_at_unix", m->leap_at);
+		}
 		json_object_end(&j);
 	}
 
@@ -201,10 +245,26 @@ int show_main(int argc, char *argv[])
 	return EXIT_OK;
 }
 
-/* HELP text may not hold a raw backslash or newline; ours hold neither. */
+static void prom_gauge(const char *name, const char *help, const char *value)
+{
+	printf("# HELP ntpk_%s %s\n", name, help);
+	printf("# TYPE ntpk_%s gauge\n", name);
+	printf("ntpk_%s %s\n", name, value);
+}
+
+/*
+ * HELP text may not hold a raw backslash or newline; ours hold neither.
+ * The state's gauges are absent without a state (and the informational
+ * ones without their values): no sample rather than a made-up one.  The
+ * reason is one series per word, 1 for the current one, so that its set
+ * of series never changes.
+ */
 static void print_prometheus(const struct ntpk_model *m)
 {
+	const struct ntpk_state *st = &m->state;
+	char buf[FMT_LEN];
 	unsigned int i;
+	uint32_t r;
 
 	for (i = 0; i < ntpk_ncounters; i++) {
 		const struct ntpk_counter *c = &ntpk_counters[i];
@@ -213,9 +273,36 @@ static void print_prometheus(const struct ntpk_model *m)
 		printf("# TYPE ntpk_%s_total counter\n", c->name);
 		printf("ntpk_%s_total %" PRIu64 "\n", c->name, m->stats[c->attr]);
 	}
-	printf("# HELP ntpk_state_usable 1 while the kernel holds fresh synchronised state and answers\n");
-	printf("# TYPE ntpk_state_usable gauge\n");
-	printf("ntpk_state_usable %d\n", m->has_state && m->state.usable);
+	prom_gauge("state_usable",
+		   "1 while the kernel holds fresh synchronised state and answers",
+		   m->has_state && m->state.usable ? "1" : "0");
+	if (m->has_state) {
+		snprintf(buf, sizeof(buf), "%" PRIu64 ".%03" PRIu64,
+			 st->age_msec / 1000, st->age_msec % 1000);
+		prom_gauge("state_age_seconds",
+			   "Time since the daemon's state was pushed", buf);
+		prom_gauge("state_root_dispersion_seconds",
+			   "Root dispersion as pushed, before the kernel ages it",
+			   format_ntp_short(st->root_disp, buf));
+	}
+	if (m->has_state && st->has_error) {
+		prom_gauge("state_correction_seconds",
+			   "The daemon's time minus the kernel clock, at the push",
+			   format_nsec(st->correction_ns, buf));
+		prom_gauge("state_error_seconds",
+			   "Error the kernel's replies carry on top of the daemon's",
+			   format_unsigned_nsec(st->error_ns, buf));
+		prom_gauge("state_max_error_seconds",
+			   "The bound on that error, beyond which the state is withdrawn",
+			   format_unsigned_nsec(st->max_error_ns, buf));
+	}
+	if (!m->has_status)
+		return;
+	printf("# HELP ntpk_status_reason 1 for why the kernel does not answer now (none: it does)\n");
+	printf("# TYPE ntpk_status_reason gauge\n");
+	for (r = 0; r < __NTPK_REASON_MAX; r++)
+		printf("ntpk_status_reason{reason=\"%s\"} %d\n", reason_word(r),
+		       r == m->reason);
 }
 
 int stats_main(int argc, char *argv[])

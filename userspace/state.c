@@ -10,10 +10,17 @@
 #include "report.h"
 #include "subcommands.h"
 
+/* The first NREQUIRED are required; the error words go together. */
 enum {
 	W_LEAP, W_STRATUM, W_PRECISION, W_REFID, W_ROOTDELAY, W_ROOTDISP,
-	W_REFTIME, NWORDS
+	W_REFTIME, NREQUIRED,
+	W_DISPRATE = NREQUIRED, W_CORRECTION, W_ERROR, W_MAXERROR, NWORDS
 };
+
+#define ERROR_WORDS (1U << W_CORRECTION | 1U << W_ERROR | 1U << W_MAXERROR)
+
+/* Far beyond any clock error worth serving; keeps ns within int64_t. */
+#define ERROR_MAX_SEC 1000000
 
 static const char *const words[NWORDS] = {
 	[W_LEAP] = "leap",
@@ -23,6 +30,10 @@ static const char *const words[NWORDS] = {
 	[W_ROOTDELAY] = "rootdelay",
 	[W_ROOTDISP] = "rootdisp",
 	[W_REFTIME] = "reftime",
+	[W_DISPRATE] = "disprate",
+	[W_CORRECTION] = "correction",
+	[W_ERROR] = "error",
+	[W_MAXERROR] = "maxerror",
 };
 
 static int parse_state(int argc, char *argv[], struct ntpk_state *st)
@@ -69,23 +80,62 @@ static int parse_state(int argc, char *argv[], struct ntpk_state *st)
 		case W_ROOTDISP:
 			why = parse_ntp_short(v, &st->root_disp);
 			break;
-		default:
+		case W_REFTIME:
 			why = parse_reftime(v, &st->reftime);
+			break;
+		case W_DISPRATE:
+			why = parse_uint(v, 0, NTPK_DISP_RATE_MAX, &u);
+			st->disp_rate = (uint32_t)u;
+			st->has_disp_rate = true;
+			break;
+		case W_CORRECTION:
+			why = parse_nsec(v, true, ERROR_MAX_SEC, &st->correction_ns);
+			break;
+		case W_ERROR:
+			why = parse_nsec(v, false, ERROR_MAX_SEC, &s);
+			st->error_ns = (uint64_t)s;
+			break;
+		default:
+			why = parse_nsec(v, false, ERROR_MAX_SEC, &s);
+			st->max_error_ns = (uint64_t)s;
 			break;
 		}
 		if (why)
 			return usage_error("state set: invalid %s \"%s\": %s",
 					   w, v, why);
 	}
-	for (k = 0; k < NWORDS; k++)
+	for (k = 0; k < NREQUIRED; k++)
 		if (!(seen & 1U << k))
 			return usage_error("state set: %s is required", words[k]);
+	if ((seen & ERROR_WORDS) && (seen & ERROR_WORDS) != ERROR_WORDS)
+		return usage_error("state set: correction, error and maxerror go together");
+	st->has_error = seen & ERROR_WORDS;
+	return EXIT_OK;
+}
+
+static int parse_clear(int argc, char *argv[], uint32_t *reason)
+{
+	const char *why;
+
+	if (argc == 2)
+		return EXIT_OK;
+	if (strcmp(argv[2], "reason"))
+		return usage_error("state clear: unexpected \"%s\"", argv[2]);
+	if (argc == 3)
+		return usage_error("state clear: reason needs a value");
+	if (argc > 4)
+		return usage_error("state clear: unexpected \"%s\"", argv[4]);
+	why = parse_clear_reason(argv[3], reason);
+	if (why)
+		return usage_error("state clear: invalid reason \"%s\": %s",
+				   argv[3], why);
 	return EXIT_OK;
 }
 
 int state_main(int argc, char *argv[])
 {
 	struct ntpk_state st = { 0 };
+	uint32_t reason = 0;
 	struct ipc *ipc;
 	int ret;
 
@@ -98,9 +148,9 @@ int state_main(int argc, char *argv[])
 		if (ret)
 			return ret;
 	} else if (!strcmp(argv[1], "clear")) {
-		if (argc > 2)
-			return usage_error("state clear: unexpected \"%s\"",
-					   argv[2]);
+		ret = parse_clear(argc, argv, &reason);
+		if (ret)
+			return ret;
 	} else {
 		return usage_error("state: unknown word \"%s\" (set or clear)",
 				   argv[1]);
@@ -112,7 +162,7 @@ int state_main(int argc, char *argv[])
 	if (argv[1][0] == 's')
 		ret = ipc_report(ipc, ipc_state_set(ipc, &st), "state set");
 	else
-		ret = ipc_report(ipc, ipc_command(ipc, NTPK_CMD_STATE_CLEAR),
+		ret = ipc_report(ipc, ipc_state_clear(ipc, reason),
 				 "state clear");
 	ipc_close(ipc);
 	return ret;

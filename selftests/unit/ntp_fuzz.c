@@ -117,10 +117,10 @@ static void fuzz_packet(const u8 *data, size_t size)
 
 static void fuzz_values(const u8 *data, size_t size)
 {
-	u8 v[32] = { 0 };
-	u64 ts, raw_pivot, raw_sec, age, back;
+	u8 v[36] = { 0 };
+	u64 ts, raw_pivot, raw_sec, age, back, mult, clamped;
 	s64 pivot, s, sec;
-	u32 ns, nsec, disp, d;
+	u32 ns, nsec, disp, d, rate, exact;
 	__int128 diff;
 	unsigned __int128 inc;
 
@@ -130,6 +130,7 @@ static void fuzz_values(const u8 *data, size_t size)
 	raw_sec = get_be(v + 16, 8);
 	ns = (u32)get_be(v + 24, 4);
 	disp = (u32)get_be(v + 28, 4);
+	rate = (u32)get_be(v + 32, 4);
 
 	/* Unix seconds within +-2^61: any time a clock can read */
 	pivot = (s64)raw_pivot >> 2;
@@ -152,15 +153,30 @@ static void fuzz_values(const u8 *data, size_t size)
 	diff = (__int128)(s64)(back - ts);
 	check(diff >= -4 && diff <= 4);
 
-	/* dispersion: exact, rounded up, saturating, monotonic in age */
+	/*
+	 * dispersion: at any rate, the multiplier rounded up, the growth
+	 * rounded up and saturating, never below the exact value and at most
+	 * one unit above it, monotonic in age
+	 */
 	age = get_be(v + 16, 8) >> (v[0] & 63);
-	d = ntp_disp_add(disp, age);
-	/* 15e-6 * 65536 / 1e9 per ns; ages clamp at 2^50 ns (13 days) */
-	inc = ((unsigned __int128)(age > (1ULL << 50) ? 1ULL << 50 : age) *
-	       983040 + 999999999999999ULL) / 1000000000000000ULL;
+	mult = ntp_disp_mult(rate);
+	check(mult == (u64)((((unsigned __int128)rate << 78) +
+			     999999999999999999ULL) / 1000000000000000000ULL));
+	d = ntp_disp_add(disp, age, mult);
+	clamped = age > (1ULL << 50) ? 1ULL << 50 : age;
+	inc = ((unsigned __int128)clamped * mult + (1ULL << 62) - 1) >> 62;
 	check(d == (inc > 0xffffffffULL - disp ? 0xffffffffU : disp + (u32)inc));
-	check(ntp_disp_add(disp, age / 2) <= d);
-	check(ntp_disp_add(disp, 0) == disp);
+	inc = ((unsigned __int128)clamped * rate * 65536 +
+	       999999999999999999ULL) / 1000000000000000000ULL;
+	exact = inc > 0xffffffffULL - disp ? 0xffffffffU : disp + (u32)inc;
+	check(d >= exact && d - exact <= 1);
+	check(ntp_disp_add(disp, age / 2, mult) <= d);
+	check(ntp_disp_add(disp, 0, mult) == disp);
+
+	/* the leap instant: a month start, after now, within 31 days */
+	s = ntp_leap_instant((s64)(raw_sec >> 30));
+	check(s % 86400 == 0);
+	check(s > (s64)(raw_sec >> 30) && s - (s64)(raw_sec >> 30) <= 31 * 86400);
 }
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size);

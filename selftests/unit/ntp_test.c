@@ -7,10 +7,12 @@
  * Packet buffers are heap allocations of exactly the size under test, so
  * that AddressSanitizer reports any access outside them.
  */
+#define _GNU_SOURCE	/* timegm() */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ktap.h"
 #include "ntp.h"
@@ -527,71 +529,155 @@ static void test_state_synced(void)
 		}
 }
 
-/* PHI = 15e-6 s/s, in 16.16 seconds per ns: 15 * 65536 / 1e15, rounded up */
-static u32 disp_want(u32 disp, u64 age)
-{
-	unsigned __int128 num = (unsigned __int128)age * 15 * 65536;
-	unsigned __int128 inc = (num + 1000000000000000ULL - 1) / 1000000000000000ULL;
+#define PHI_PPB		15000	/* RFC 5905 PHI, NTPK_DISP_RATE_DEFAULT */
+#define AGE_MAX		(1ULL << 50)
 
+static u64 phi(void)
+{
+	return ntp_disp_mult(PHI_PPB);
+}
+
+static u32 saturate(u32 disp, unsigned __int128 inc)
+{
 	return inc > 0xffffffffULL - disp ? 0xffffffffU : disp + (u32)inc;
+}
+
+/*
+ * The exact growth: rate ppb in 16.16 seconds per ns is rate * 65536 / 1e18;
+ * rounded up.  What ntp_disp_add() may exceed by one unit, never undercut.
+ */
+static u32 disp_exact(u32 disp, u64 age, u32 rate)
+{
+	unsigned __int128 num = (unsigned __int128)age * rate * 65536;
+	const u64 den = 1000000000000000000ULL;
+
+	return saturate(disp, (num + den - 1) / den);
+}
+
+/* The multiplier as documented: rate * 2^(16 + 62) / 1e18, rounded up. */
+static u64 mult_want(u32 rate)
+{
+	unsigned __int128 num = (unsigned __int128)rate << 78;
+	const u64 den = 1000000000000000000ULL;
+
+	return (u64)((num + den - 1) / den);
+}
+
+/* ntp_disp_add() as documented: age clamped, times mult, rounded up. */
+static u32 disp_want(u32 disp, u64 age, u64 mult)
+{
+	unsigned __int128 prod;
+
+	if (age > AGE_MAX)
+		age = AGE_MAX;
+	prod = (unsigned __int128)age * mult;
+	return saturate(disp, (prod + (1ULL << 62) - 1) >> 62);
+}
+
+static void test_disp_mult(void)
+{
+	u32 rate;
+	int k;
+
+	CHECK_EQ(ntp_disp_mult(0), 0, "rate 0 never grows");
+	CHECK_EQ(ntp_disp_mult(1), 302232, "1 ppb: 302231.45 rounded up");
+	CHECK_EQ(ntp_disp_mult(15000), 4533471824ULL, "15 ppm");
+	CHECK_EQ(ntp_disp_mult(1000000), 302231454904ULL, "1000 ppm");
+	CHECK_EQ(ntp_disp_mult(0xffffffff), mult_want(0xffffffff), "u32 max");
+	rng_seed(401);
+	for (k = 0; k < 100000; k++) {
+		rate = (u32)rng() >> (rng() % 32);
+		CHECK_EQ(ntp_disp_mult(rate), mult_want(rate), "rate %u", rate);
+	}
 }
 
 static void test_disp_add_zero_age(void)
 {
 	static const u32 d[] = { 0, 1, 0x10000, 0x12345678, 0xfffffffe, 0xffffffff };
-	size_t i;
+	static const u32 rates[] = { 0, 1, PHI_PPB, 1000000, 0xffffffff };
+	size_t i, r;
 
 	for (i = 0; i < ARRAY_SIZE(d); i++)
-		CHECK_EQ(ntp_disp_add(d[i], 0), d[i], "disp 0x%x", d[i]);
+		for (r = 0; r < ARRAY_SIZE(rates); r++)
+			CHECK_EQ(ntp_disp_add(d[i], 0, ntp_disp_mult(rates[r])),
+				 d[i], "disp 0x%x rate %u", d[i], rates[r]);
 }
 
 static void test_disp_add_known(void)
 {
-	CHECK_EQ(ntp_disp_add(0, 1), 1, "1 ns rounds up");
-	CHECK_EQ(ntp_disp_add(0, 1000000000ULL), 1, "1 s: 0.98304 -> 1");
-	CHECK_EQ(ntp_disp_add(100, 1000000000ULL), 101, "1 s");
-	CHECK_EQ(ntp_disp_add(0, 1000000000000ULL), 984, "1000 s: 983.04 -> 984");
-	CHECK_EQ(ntp_disp_add(0x10000, 3600000000000ULL), 0x10000 + 3539, "3600 s: 3538.944 -> 3539");
-	/* 5^14 ns is exactly 6 units */
-	CHECK_EQ(ntp_disp_add(0, 6103515625ULL - 1), 6, "just below 6");
-	CHECK_EQ(ntp_disp_add(0, 6103515625ULL), 6, "exactly 6");
-	CHECK_EQ(ntp_disp_add(0, 6103515625ULL + 1), 7, "just above 6");
-	CHECK_EQ(ntp_disp_add(0, 1000 * 6103515625ULL), 6000, "exactly 6000");
+	CHECK_EQ(ntp_disp_add(0, 1, phi()), 1, "1 ns rounds up");
+	CHECK_EQ(ntp_disp_add(0, 1000000000ULL, phi()), 1, "1 s: 0.98304 -> 1");
+	CHECK_EQ(ntp_disp_add(100, 1000000000ULL, phi()), 101, "1 s");
+	CHECK_EQ(ntp_disp_add(0, 1000000000000ULL, phi()), 984, "1000 s: 983.04 -> 984");
+	CHECK_EQ(ntp_disp_add(0x10000, 3600000000000ULL, phi()), 0x10000 + 3539, "3600 s: 3538.944 -> 3539");
+	/*
+	 * 5^14 ns is exactly 6 units at 15 ppm; the rounded-up multiplier
+	 * puts an exact whole number one unit above, as documented.
+	 */
+	CHECK_EQ(ntp_disp_add(0, 6103515625ULL - 1, phi()), 6, "just below 6");
+	CHECK_EQ(ntp_disp_add(0, 6103515625ULL, phi()), 7, "exactly 6: one above");
+	CHECK_EQ(ntp_disp_add(0, 6103515625ULL + 1, phi()), 7, "just above 6");
+	CHECK_EQ(ntp_disp_add(0, 1000 * 6103515625ULL, phi()), 6001, "exactly 6000: one above");
+	/* Other rates: 1 ms is 65.536 units. */
+	CHECK_EQ(ntp_disp_add(0, 1000000000000ULL, ntp_disp_mult(1000)), 66, "1 ppm, 1000 s");
+	CHECK_EQ(ntp_disp_add(0, 1000000000ULL, ntp_disp_mult(1000000)), 66, "1000 ppm, 1 s");
+	CHECK_EQ(ntp_disp_add(0, 3600000000000ULL, ntp_disp_mult(1000000)), 235930, "1000 ppm, 3600 s: 235929.6");
+	CHECK_EQ(ntp_disp_add(0, 100000000000ULL, ntp_disp_mult(50000)), 328, "50 ppm, 100 s: 327.68");
+	CHECK_EQ(ntp_disp_add(0, 3600000000000ULL, ntp_disp_mult(1)), 1, "1 ppb, 3600 s: 0.236");
+	CHECK_EQ(ntp_disp_add(0x1234, 3600000000000ULL, ntp_disp_mult(0)), 0x1234, "rate 0");
 }
 
 static void test_disp_add_exact(void)
 {
-	u64 age, prev_age = 0;
-	u32 d, prev = 0;
+	u64 age, prev_age = 0, mult;
+	u32 d, rate, got, exact, prev = 0;
 	int k;
 
 	rng_seed(400);
 	for (k = 0; k < 1000000; k++) {
 		age = rng() >> (14 + rng() % 50);	/* up to 2^50 ns, all scales */
 		d = (u32)rng() >> (rng() % 32);
-		CHECK_EQ(ntp_disp_add(d, age), disp_want(d, age),
-			 "disp 0x%x age %" PRIu64, d, age);
+		rate = k % 4 ? (u32)rng() % (1000000 + 1) : PHI_PPB;
+		mult = ntp_disp_mult(rate);
+		got = ntp_disp_add(d, age, mult);
+		CHECK_EQ(got, disp_want(d, age, mult),
+			 "disp 0x%x age %" PRIu64 " rate %u", d, age, rate);
+		/* Never below the exact value, at most one unit above. */
+		exact = disp_exact(d, age, rate);
+		if (got < exact || got - exact > 1)
+			diag("disp 0x%x age %" PRIu64 " rate %u: %u, exact %u",
+			     d, age, rate, got, exact);
 	}
 	/* monotonic in the age */
 	for (age = 0; age < 100000000000ULL; age += 7919 * 12345) {
-		u32 v = ntp_disp_add(0, age);
+		u32 v = ntp_disp_add(0, age, phi());
 
 		if (v < prev)
 			diag("age %" PRIu64 " gave %u < %u at age %" PRIu64, age, v, prev, prev_age);
 		prev = v;
 		prev_age = age;
 	}
+	/* and in the rate */
+	prev = 0;
+	for (rate = 0; rate <= 1000000; rate += 997) {
+		u32 v = ntp_disp_add(0, 5000000000ULL, ntp_disp_mult(rate));
+
+		if (v < prev)
+			diag("rate %u gave %u < %u", rate, v, prev);
+		prev = v;
+	}
 }
 
 static void test_disp_add_saturate(void)
 {
-	CHECK_EQ(ntp_disp_add(0xffffffff - 984, 1000000000000ULL), 0xffffffff, "exact fit");
-	CHECK_EQ(ntp_disp_add(0xffffffff - 985, 1000000000000ULL), 0xfffffffe, "one below");
-	CHECK_EQ(ntp_disp_add(0xffffffff - 983, 1000000000000ULL), 0xffffffff, "one over");
-	CHECK_EQ(ntp_disp_add(0xffffffff, 1), 0xffffffff, "at max");
-	CHECK_EQ(ntp_disp_add(0xfffffffe, 1), 0xffffffff, "1 ns to max");
-	CHECK_EQ(ntp_disp_add(0xffffffff, 1000000000000ULL), 0xffffffff, "at max, 1000 s");
-	CHECK_EQ(ntp_disp_add(0xfff00000, 1ULL << 50), 0xffffffff, "large age near max");
+	CHECK_EQ(ntp_disp_add(0xffffffff - 984, 1000000000000ULL, phi()), 0xffffffff, "exact fit");
+	CHECK_EQ(ntp_disp_add(0xffffffff - 985, 1000000000000ULL, phi()), 0xfffffffe, "one below");
+	CHECK_EQ(ntp_disp_add(0xffffffff - 983, 1000000000000ULL, phi()), 0xffffffff, "one over");
+	CHECK_EQ(ntp_disp_add(0xffffffff, 1, phi()), 0xffffffff, "at max");
+	CHECK_EQ(ntp_disp_add(0xfffffffe, 1, phi()), 0xffffffff, "1 ns to max");
+	CHECK_EQ(ntp_disp_add(0xffffffff, 1000000000000ULL, phi()), 0xffffffff, "at max, 1000 s");
+	CHECK_EQ(ntp_disp_add(0xfff00000, 1ULL << 50, phi()), 0xffffffff, "large age near max");
+	CHECK_EQ(ntp_disp_add(0, 1ULL << 50, ntp_disp_mult(0xffffffff)), 0xffffffff, "u32 max rate");
 }
 
 /*
@@ -606,13 +692,98 @@ static void test_disp_add_huge_age(void)
 				    1ULL << 63, 0xffffffffffffffffULL };
 	size_t i;
 
-	CHECK_EQ(disp_want(0, 1ULL << 50), 1106805, "independent clamp value");
+	CHECK_EQ(disp_exact(0, 1ULL << 50, PHI_PPB), 1106805, "independent clamp value");
 	for (i = 0; i < ARRAY_SIZE(ages); i++) {
-		CHECK_EQ(ntp_disp_add(0, ages[i]), 1106805, "age 0x%" PRIx64, ages[i]);
-		CHECK_EQ(ntp_disp_add(0x10000, ages[i]), 0x10000 + 1106805, "age 0x%" PRIx64, ages[i]);
-		CHECK_EQ(ntp_disp_add(0xffffffff - 1106805, ages[i]), 0xffffffff, "age 0x%" PRIx64, ages[i]);
-		CHECK_EQ(ntp_disp_add(0xffffffff - 1106804, ages[i]), 0xffffffff, "age 0x%" PRIx64, ages[i]);
-		CHECK_EQ(ntp_disp_add(0xffffffff - 1106806, ages[i]), 0xfffffffe, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0, ages[i], phi()), 1106805, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0x10000, ages[i], phi()), 0x10000 + 1106805, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0xffffffff - 1106805, ages[i], phi()), 0xffffffff, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0xffffffff - 1106804, ages[i], phi()), 0xffffffff, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0xffffffff - 1106806, ages[i], phi()), 0xfffffffe, "age 0x%" PRIx64, ages[i]);
+		CHECK_EQ(ntp_disp_add(0, ages[i], ntp_disp_mult(1000000)), 73786977, "1000 ppm, age 0x%" PRIx64, ages[i]);
+	}
+}
+
+static void test_set_leap(void)
+{
+	u8 *pkt = xmalloc(NTP_PKT_LEN);
+	int li, to, k;
+
+	rng_seed(402);
+	for (k = 0; k < 1000; k++) {
+		for (li = 0; li < NTP_PKT_LEN; li++)
+			pkt[li] = (u8)rng();
+		for (to = 0; to < 4; to++) {
+			u8 before[NTP_PKT_LEN];
+
+			memcpy(before, pkt, NTP_PKT_LEN);
+			ntp_set_leap(pkt, (u8)to);
+			CHECK_EQ(pkt[0], (before[0] & 0x3f) | to << 6, "LI %d", to);
+			CHECK_EQ(memcmp(pkt + 1, before + 1, NTP_PKT_LEN - 1), 0, "LI %d", to);
+		}
+	}
+	free(pkt);
+}
+
+/* ---- leap second instant ------------------------------------------ */
+
+static void test_leap_instant_known(void)
+{
+	static const struct {
+		s64 now, want;
+		const char *what;
+	} tab[] = {
+		/* the real leaps: June 30 2015, Dec 31 2016 */
+		{ 1435708790, 1435708800, "2015-06-30T23:59:50 -> 2015-07-01" },
+		{ 1435708799, 1435708800, "2015-06-30T23:59:59 -> 2015-07-01" },
+		{ 1483228790, 1483228800, "2016-12-31T23:59:50 -> 2017-01-01" },
+		{ 1483228799, 1483228800, "2016-12-31T23:59:59 -> 2017-01-01" },
+		{ 1480550399, 1480550400, "2016-11-30T23:59:59 -> 2016-12-01" },
+		/* the first second of a month is in that month */
+		{ 1483228800, 1485907200, "2017-01-01T00:00:00 -> 2017-02-01" },
+		/* Dec -> Jan */
+		{ 946684799, 946684800, "1999-12-31T23:59:59 -> 2000-01-01" },
+		/* February: leap years by 4, not by 100, by 400 */
+		{ 1455062400, 1456790400, "2016-02-10 -> 2016-03-01" },
+		{ 1456790399, 1456790400, "2016-02-29T23:59:59 -> 2016-03-01" },
+		{ 1425124800, 1425168000, "2015-02-28T12:00 -> 2015-03-01" },
+		{ 951782400, 951868800, "2000-02-29 -> 2000-03-01" },
+		{ 4107456000, 4107542400, "2100-02-28 -> 2100-03-01 (no Feb 29)" },
+		/* the epoch, the NTP era rollover, beyond */
+		{ 0, 2678400, "1970-01-01 -> 1970-02-01" },
+		{ -1, 2678400, "before 1970 counts as 1970-01-01" },
+		{ 2085978496, 2087942400, "2036-02-07T06:28:16 -> 2036-03-01" },
+		{ 2210198400, 2211667200, "2040-01-15 -> 2040-02-01" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(tab); i++)
+		CHECK_EQ(ntp_leap_instant(tab[i].now), tab[i].want, "%s", tab[i].what);
+}
+
+/* Against the C library: midnight on the 1st of the next month. */
+static void test_leap_instant_libc(void)
+{
+	struct tm tm;
+	time_t t, want;
+	s64 now;
+	int k;
+
+	rng_seed(403);
+	for (k = 0; k < 200000; k++) {
+		/* 1970 .. about 2540, and every month end's last seconds */
+		now = (s64)(rng() % (1ULL << 34));
+		if (k % 2)
+			now = ntp_leap_instant(now) - 1 - (s64)(rng() % 3);
+		t = (time_t)now;
+		if (!gmtime_r(&t, &tm)) {
+			diag("gmtime_r(%" PRId64 ") failed", now);
+			continue;
+		}
+		tm.tm_mon++;
+		tm.tm_mday = 1;
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		want = timegm(&tm);
+		CHECK_EQ(ntp_leap_instant(now), want, "now %" PRId64, now);
 	}
 }
 
@@ -646,11 +817,15 @@ static const struct ktap_test tests[] = {
 	T(build_kod),
 	T(set_tx),
 	T(state_synced),
+	T(disp_mult),
 	T(disp_add_zero_age),
 	T(disp_add_known),
 	T(disp_add_exact),
 	T(disp_add_saturate),
 	T(disp_add_huge_age),
+	T(set_leap),
+	T(leap_instant_known),
+	T(leap_instant_libc),
 };
 
 int main(void)

@@ -16,11 +16,24 @@
  *       NTPK_CONFIG_A_PORTS: NLA_NESTED
  *         NTPK_PORT_A_PORT: NLA_U16, host order, repeated
  *       NTPK_CONFIG_A_NADDRS: NLA_U32, size of the served-address set
+ *       NTPK_CONFIG_A_LEAP_WINDOW: NLA_U32, milliseconds
  *     NTPK_A_STATE: NLA_NESTED, absent when the module holds no state
  *       NTPK_STATE_A_LEAP .. NTPK_STATE_A_REFTIME as in NTPK_CMD_STATE_SET
  *       NTPK_STATE_A_AGE_MSEC: NLA_U64, time since the state was pushed
  *       NTPK_STATE_A_USABLE: NLA_U8, 1 when fresh and synchronised now,
  *                            by the current max age, enabled or not
+ *       NTPK_STATE_A_DISP_RATE: NLA_U32, the rate in force (the default
+ *                               when the push had none)
+ *       NTPK_STATE_A_CORRECTION, NTPK_STATE_A_ERROR, NTPK_STATE_A_MAX_ERROR:
+ *                               as pushed, only when pushed
+ *     NTPK_A_STATUS: NLA_NESTED
+ *       NTPK_STATUS_A_REASON: NLA_U32, enum ntpk_reason: why the fast path
+ *                             does not answer now, NTPK_REASON_NONE when it
+ *                             does
+ *       NTPK_STATUS_A_LEAP_AT: NLA_U64, Unix seconds of the leap the state
+ *                              announces (LI 1 or 2), only while replies
+ *                              still depend on it: until the window after it
+ *                              has passed
  *     NTPK_A_STATS: NLA_NESTED
  *       NTPK_STATS_A_*: NLA_U64 each, summed over all CPUs
  *     NTPK_A_RATELIMIT: NLA_NESTED
@@ -33,6 +46,9 @@
  *       NTPK_CONFIG_A_MAX_AGE: NLA_U32, 1 .. NTPK_MAX_AGE_MAX seconds
  *       NTPK_CONFIG_A_PORTS: NLA_NESTED, replaces the port list
  *         NTPK_PORT_A_PORT: NLA_U16, 1..65535, 1 .. NTPK_MAX_PORTS of them
+ *       NTPK_CONFIG_A_LEAP_WINDOW: NLA_U32, 0 .. NTPK_LEAP_WINDOW_MAX ms:
+ *                            requests this close to a leap second go to the
+ *                            daemon (default NTPK_LEAP_WINDOW_DEFAULT)
  *     NTPK_A_RATELIMIT: NLA_NESTED, replaces the whole rate-limit setting;
  *                       an absent member takes its NTPK_RL_*_DEFAULT
  *       NTPK_RL_A_FLAGS: NLA_U32, NTPK_RL_F_* (required)
@@ -43,7 +59,7 @@
  *       NTPK_RL_A_TABLE_SIZE: NLA_U32, power of two, NTPK_RL_TABLE_MIN .. MAX
  *       NTPK_RL_A_V6_PREFIX: NLA_U8, 16 .. 128, IPv6 client key length
  *
- * NTPK_CMD_STATE_SET (CAP_NET_ADMIN; all attributes required)
+ * NTPK_CMD_STATE_SET (CAP_NET_ADMIN; the first seven attributes required)
  *     NTPK_A_STATE: NLA_NESTED
  *       NTPK_STATE_A_LEAP: NLA_U8, 0..3
  *       NTPK_STATE_A_STRATUM: NLA_U8, 0..16
@@ -52,9 +68,24 @@
  *       NTPK_STATE_A_ROOT_DISP: NLA_U32, NTP short format (16.16 seconds)
  *       NTPK_STATE_A_REFID: NLA_BE32, the four refid bytes as on the wire
  *       NTPK_STATE_A_REFTIME: NLA_U64, NTP timestamp (32.32 seconds)
+ *       NTPK_STATE_A_DISP_RATE: NLA_U32, optional, 0 .. NTPK_DISP_RATE_MAX
+ *                               ppb (1e-9 s per s): how fast the root
+ *                               dispersion of replies grows after the push;
+ *                               absent = NTPK_DISP_RATE_DEFAULT
+ *       NTPK_STATE_A_CORRECTION: NLA_S64, ns, optional: the daemon's time
+ *                               minus the kernel clock at the push
+ *       NTPK_STATE_A_ERROR: NLA_U64, ns: the error ntpk adds on top of the
+ *                               daemon's (already in ROOT_DISP)
+ *       NTPK_STATE_A_MAX_ERROR: NLA_U64, ns: the bound the pusher enforces
+ *       The last three are informational, and come all three or none.
+ *     With LI 1 or 2, the leap is at the end of the current UTC month (the
+ *     first second of the next one; see NTPK_CONFIG_A_LEAP_WINDOW).
  *
- * NTPK_CMD_STATE_CLEAR (CAP_NET_ADMIN; no attributes)
+ * NTPK_CMD_STATE_CLEAR (CAP_NET_ADMIN)
+ *     NTPK_A_REASON: NLA_U32, optional, NTPK_REASON_CLEARED ..
+ *                    NTPK_REASON_FOLLOW_STOPPED; absent = CLEARED
  *     Forget the state: every request goes to the daemon again at once.
+ *     GET reports the reason until the next push.
  *
  * NTPK_CMD_STATS_RESET (CAP_NET_ADMIN; no attributes)
  *
@@ -94,6 +125,11 @@
 #define NTPK_RL_TABLE_DEFAULT		(1U << 20)
 #define NTPK_RL_V6_PREFIX_DEFAULT	64
 
+#define NTPK_DISP_RATE_DEFAULT	15000		/* ppb: RFC 5905 PHI */
+#define NTPK_DISP_RATE_MAX	1000000		/* ppb: 1000 ppm */
+#define NTPK_LEAP_WINDOW_DEFAULT	2000	/* ms */
+#define NTPK_LEAP_WINDOW_MAX		600000	/* ms */
+
 enum ntpk_cmd {
 	NTPK_CMD_UNSPEC,
 	NTPK_CMD_GET,
@@ -116,6 +152,8 @@ enum ntpk_attr {
 	NTPK_A_STATS,
 	NTPK_A_RATELIMIT,
 	NTPK_A_ADDR,
+	NTPK_A_REASON,
+	NTPK_A_STATUS,
 	__NTPK_A_MAX
 };
 #define NTPK_A_MAX (__NTPK_A_MAX - 1)
@@ -131,6 +169,7 @@ enum ntpk_config_attr {
 	NTPK_CONFIG_A_MAX_AGE,
 	NTPK_CONFIG_A_PORTS,
 	NTPK_CONFIG_A_NADDRS,
+	NTPK_CONFIG_A_LEAP_WINDOW,
 	__NTPK_CONFIG_A_MAX
 };
 #define NTPK_CONFIG_A_MAX (__NTPK_CONFIG_A_MAX - 1)
@@ -154,9 +193,41 @@ enum ntpk_state_attr {
 	NTPK_STATE_A_REFTIME,
 	NTPK_STATE_A_AGE_MSEC,
 	NTPK_STATE_A_USABLE,
+	NTPK_STATE_A_DISP_RATE,
+	NTPK_STATE_A_CORRECTION,
+	NTPK_STATE_A_ERROR,
+	NTPK_STATE_A_MAX_ERROR,
 	__NTPK_STATE_A_MAX
 };
 #define NTPK_STATE_A_MAX (__NTPK_STATE_A_MAX - 1)
+
+enum ntpk_status_attr {
+	NTPK_STATUS_A_UNSPEC,
+	NTPK_STATUS_A_PAD,
+	NTPK_STATUS_A_REASON,
+	NTPK_STATUS_A_LEAP_AT,
+	__NTPK_STATUS_A_MAX
+};
+#define NTPK_STATUS_A_MAX (__NTPK_STATUS_A_MAX - 1)
+
+/*
+ * Why the fast path does not answer.  STATE_CLEAR accepts CLEARED ..
+ * FOLLOW_STOPPED; the module works out the others itself.
+ */
+enum ntpk_reason {
+	NTPK_REASON_NONE,		/* usable: the fast path answers */
+	NTPK_REASON_NEVER_PUSHED,	/* no state since load / netns creation */
+	NTPK_REASON_EXPIRED,		/* older than max-age: nobody pushed */
+	NTPK_REASON_CLEARED,		/* state clear without a reason (operator) */
+	NTPK_REASON_UNSYNC,		/* daemon: unsynchronised, LI 3, stratum 0/16 */
+	NTPK_REASON_DAEMON_GONE,	/* the daemon's socket refused: it is gone */
+	NTPK_REASON_ERROR_BOUND,	/* error ntpk would add > max-error */
+	NTPK_REASON_SMOOTHING,		/* chronyd smooths its time (smoothtime) */
+	NTPK_REASON_FOLLOW_STOPPED,	/* ntpkctl follow exited (SIGTERM) */
+	NTPK_REASON_LEAP_WINDOW,	/* inside the window around a leap second */
+	NTPK_REASON_DISABLED,		/* hooks off (set disable) */
+	__NTPK_REASON_MAX
+};
 
 /*
  * Every UDP datagram to a served port that reaches an enabled namespace's
@@ -186,6 +257,7 @@ enum ntpk_stats_attr {
 	NTPK_STATS_A_RL_DROPPED,	/* rate limited, dropped */
 	NTPK_STATS_A_RL_LEAKED,		/* rate limited but answered (leak) */
 	NTPK_STATS_A_RL_KOD,		/* rate limited, RATE kiss-o'-death sent */
+	NTPK_STATS_A_PASS_LEAP,		/* inside the window around a leap second */
 	__NTPK_STATS_A_MAX
 };
 #define NTPK_STATS_A_MAX (__NTPK_STATS_A_MAX - 1)
