@@ -610,7 +610,25 @@ int ipc_state_set(struct ipc *ipc, const struct ntpk_state *st)
 	mnl_attr_put_u32(nlh, NTPK_STATE_A_ROOT_DISP, st->root_disp);
 	mnl_attr_put(nlh, NTPK_STATE_A_REFID, sizeof(st->refid), st->refid);
 	mnl_attr_put_u64(nlh, NTPK_STATE_A_REFTIME, st->reftime);
+	if (st->has_disp_rate)
+		mnl_attr_put_u32(nlh, NTPK_STATE_A_DISP_RATE, st->disp_rate);
+	if (st->has_error) {
+		mnl_attr_put_u64(nlh, NTPK_STATE_A_CORRECTION,
+				 (uint64_t)st->correction_ns);
+		mnl_attr_put_u64(nlh, NTPK_STATE_A_ERROR, st->error_ns);
+		mnl_attr_put_u64(nlh, NTPK_STATE_A_MAX_ERROR, st->max_error_ns);
+	}
 	mnl_attr_nest_end(nlh, nest);
+	return talk(ipc, nlh, NULL, NULL);
+}
+
+int ipc_state_clear(struct ipc *ipc, uint32_t reason)
+{
+	char buf[SEND_BUF];
+	struct nlmsghdr *nlh = ntpk_msg(ipc, buf, NTPK_CMD_STATE_CLEAR);
+
+	if (reason)
+		mnl_attr_put_u32(nlh, NTPK_A_REASON, reason);
 	return talk(ipc, nlh, NULL, NULL);
 }
 

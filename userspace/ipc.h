@@ -22,6 +22,8 @@ int ipc_addr_list(struct ipc *ipc, struct ntpk_model *m);
 int ipc_set(struct ipc *ipc, const struct ntpk_config *cfg,
 	    const struct ntpk_ratelimit *rl);
 int ipc_state_set(struct ipc *ipc, const struct ntpk_state *st);
+/* NTPK_CMD_STATE_CLEAR with NTPK_A_REASON; reason 0 sends none. */
+int ipc_state_clear(struct ipc *ipc, uint32_t reason);
 /* NTPK_CMD_ADDR_ADD or NTPK_CMD_ADDR_DEL. */
 int ipc_addr(struct ipc *ipc, uint8_t cmd, const struct ntpk_addr *addr);
 /* A command without attributes: STATE_CLEAR, STATS_RESET, ADDR_FLUSH. */

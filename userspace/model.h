@@ -45,6 +45,13 @@ struct ntpk_state {
 	uint32_t root_disp;	/* NTP short format */
 	uint8_t refid[4];	/* as on the wire */
 	uint64_t reftime;	/* NTP timestamp */
+	bool has_disp_rate;
+	uint32_t disp_rate;	/* ppb */
+	/* The three informational attributes, sent together: */
+	bool has_error;
+	int64_t correction_ns;
+	uint64_t error_ns;
+	uint64_t max_error_ns;
 	/* Only in GET replies: */
 	uint64_t age_msec;
 	bool usable;
