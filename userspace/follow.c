@@ -233,11 +233,6 @@ static uint32_t decide(const struct src_reading *r, uint64_t max_error_ns,
 	return NTPK_REASON_NONE;
 }
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 /*
  * The state to push: the daemon's root dispersion, aged from the reading
  * to now at the daemon's rate (the module ages it from the push on), plus
@@ -248,17 +243,9 @@ static void build_state(const struct src_reading *r, uint64_t max_error_ns,
 {
 	struct timespec now;
 	int64_t age_ns;
-	uint64_t aged, disp;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	age_ns = src_mono_diff_ns(&now, &r->taken);
-	if (age_ns < 0)
-		age_ns = 0;
-	if (age_ns > 3600 * SRC_NSEC_PER_SEC)
-		age_ns = 3600 * SRC_NSEC_PER_SEC;
-	/* 3600 s * 4.3e9 ppb < 2^64 */
-	aged = ((uint64_t)age_ns * r->disp_rate_ppb + 999999999) / 1000000000;
-	disp = add_sat(add_sat(r->root_disp_ns, r->error_ns), aged);
 
 	memset(st, 0, sizeof(*st));
 	st->leap = r->leap;
@@ -267,7 +254,9 @@ static void build_state(const struct src_reading *r, uint64_t max_error_ns,
 	memcpy(st->refid, r->refid, sizeof(st->refid));
 	st->reftime = r->reftime;
 	st->root_delay = nw_short_from_ns_ceil(r->root_delay_ns);
-	st->root_disp = nw_short_from_ns_ceil(disp);
+	st->root_disp = nw_short_from_ns_ceil(
+		nw_disp_bound_ns(r->root_disp_ns, r->error_ns,
+				 age_ns > 0 ? (uint64_t)age_ns : 0, r->disp_rate_ppb));
 	st->has_disp_rate = true;
 	st->disp_rate = r->disp_rate_ppb;
 	st->has_error = true;

@@ -70,6 +70,14 @@ uint32_t nw_short_from_ns_ceil(uint64_t ns);
  */
 uint64_t nw_short_to_ns(uint32_t v);
 
+/*
+ * The root dispersion to push, ns: the daemon's (disp_ns), aged by age_ns
+ * at rate_ppb, plus the error ntpk adds; the aging rounded up, the sum
+ * saturating.  age_ns is capped at an hour (more is no follower's case).
+ */
+uint64_t nw_disp_bound_ns(uint64_t disp_ns, uint64_t error_ns,
+			  uint64_t age_ns, uint32_t rate_ppb);
+
 /* floor(nsec * 2^32 / 10^9), for nsec below 10^9. */
 uint32_t nw_frac_from_nsec(uint32_t nsec);
 /*
