@@ -473,7 +473,8 @@ int follow_main(int argc, char *argv[])
 	if (ret)
 		return ret;
 	interval_ms = o.interval_ms ? o.interval_ms : f.src->ops->interval_ms;
-	f.src->timeout_ms = interval_ms < 1000 ? interval_ms : 1000;
+	f.src->timeout_ms = f.src->ops->timeout_ms ? f.src->ops->timeout_ms :
+			    interval_ms < 1000 ? interval_ms : 1000;
 	stop_signal = 0;
 	setup_signals(&f);
 	f.src->waitmask = &f.waitmask;

@@ -55,6 +55,7 @@ struct source;
 struct source_ops {
 	const char *kind;		/* "chronyd", "ntp" */
 	uint64_t interval_ms;		/* the default poll interval */
+	uint64_t timeout_ms;		/* a reading's wait; 0: the interval, <= 1 s */
 	void (*read)(struct source *src, struct src_reading *r);
 	void (*close)(struct source *src);
 };

@@ -261,6 +261,7 @@ static void chronyd_read(struct source *src, struct src_reading *r)
 	uint8_t buf[512];
 	struct cw_tracking t;
 	struct cw_smoothing sm;
+	struct timespec done;
 	uint64_t rate;
 	double corr;
 	int status;
@@ -273,6 +274,8 @@ static void chronyd_read(struct source *src, struct src_reading *r)
 	status = exchange(c, CW_REQ_TRACKING, buf, sizeof(buf), r);
 	if (status < 0)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &done);
+	r->rtt_ns = src_mono_diff_ns(&done, &r->taken);
 	if (status != CW_STT_SUCCESS)
 		return src_set(r, SRC_LOST, "tracking: status %d (%s)", status,
 			       cw_status_str((uint16_t)status));
@@ -341,6 +344,11 @@ static const struct source_ops chronyd_ops = {
 	.kind = "chronyd",
 	/* A change must reach the wire within 200 ms. */
 	.interval_ms = 100,
+	/*
+	 * chronyd answers in microseconds, unless a flood keeps it busy:
+	 * then an answer 300 ms late still brings the state back.
+	 */
+	.timeout_ms = 1000,
 	.read = chronyd_read,
 	.close = chronyd_close,
 };

@@ -246,10 +246,14 @@ static void measure(const struct sent_poll *p, const uint8_t *pkt,
 }
 
 /* Nothing listens on the port (ICMP port unreachable): the daemon is gone. */
-static void failed(struct src_reading *r, const char *what, int err)
+static void failed(const struct source *src, struct src_reading *r,
+		   const char *what, int err)
 {
-	src_set(r, err == ECONNREFUSED ? SRC_GONE : SRC_LOST, "%s: %s", what,
-		strerror(err));
+	if (err == ECONNREFUSED)
+		src_set(r, SRC_GONE, "%s: %s", src->name, strerror(err));
+	else
+		src_set(r, SRC_LOST, "%s: %s: %s", src->name, what,
+			strerror(err));
 }
 
 static void ntp_read(struct source *src, struct src_reading *r)
@@ -282,7 +286,7 @@ static void ntp_read(struct source *src, struct src_reading *r)
 	src_add_ns(&deadline, timeout_ns);
 	cur->open = false;
 	if (send(s->fd, req, sizeof(req), 0) < 0)
-		return failed(r, "send", errno);
+		return failed(src, r, "send", errno);
 	cur->open = true;
 	for (;;) {
 		ret = src_wait(src, s->fd, &deadline);
@@ -295,7 +299,7 @@ static void ntp_read(struct source *src, struct src_reading *r)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n < 0)
-			return failed(r, "receive", errno);
+			return failed(src, r, "receive", errno);
 		/* Not NTP, not ours, or a duplicate: keep waiting. */
 		p = n < NW_PKT_LEN ? NULL : find_poll(s, buf);
 		if (!p)
@@ -321,6 +325,8 @@ static void ntp_close(struct source *src)
 static const struct source_ops ntp_ops = {
 	.kind = "ntp",
 	.interval_ms = 1000,
+	/* The poll's socket queue is the clients': give up with the interval. */
+	.timeout_ms = 0,
 	.read = ntp_read,
 	.close = ntp_close,
 };
