@@ -786,7 +786,7 @@ test_eperm()
 		rc=$?
 	is 4 "$rc"
 	is "ntpkctl: follow: state clear: $perm" "$(tail -n1 "$TMP/err")"
-	grep -q 'follow: daemon lost: 127.0.0.1:9: Connection refused; state cleared$' "$TMP/err"
+	grep -q 'follow: withdrawn (daemon-gone): ntp 127.0.0.1:9: Connection refused$' "$TMP/err"
 	# Reading needs no privilege, and nothing above changed anything.
 	expect_out "$DEFAULT_SHOW" n "$ns" $u ntpkctl show
 	expect_out "" n "$ns" $u ntpkctl addr list
@@ -934,14 +934,18 @@ test_follow()
 	# below lowers it on purpose.
 	ctl "$s" set enable max-age 60
 	chronyd_server "$s" 3
-	# --once pushes chronyd's state and exits 0.
-	wait_until 30 ctl "$s" follow --once 2>>"$TMP/once.log"
+	# --once pushes chronyd's state and exits 0.  Over NTP, as any daemon
+	# is followed (chronyd's own socket: ntpk_truth.sh).  A loose bound:
+	# this is about following, and a busy emulated guest's loopback round
+	# trip may exceed the default 1 ms now and then.
+	wait_until 30 ctl "$s" follow --source 127.0.0.1:123 --max-error 50ms --once 2>>"$TMP/once.log"
 	jparts "$s"
 	[[ $J_STATE =~ ^\{\"leap\":0,\"stratum\":3,\"precision\":-[0-9]+,\"root_delay\":0.000000,\"root_dispersion\":[0-9.]+,\"refid\":\"127.127.1.1\",\"refid_raw\":\"0x7f7f0101\",\"reftime\":\"20[0-9-]+T[0-9:.]+Z\",\"reftime_raw\":\"0x[0-9a-f]{16}\",\"disp_rate_ppb\":[0-9]+,(\"correction\":-?[0-9.]+,\"error\":[0-9.]+,\"max_error\":[0-9.]+,)?\"age_ms\":N,\"usable\":true\}$ ]] ||
 		{ echo "# state: $J_STATE"; false; }
 
 	ctl "$s" state clear
-	ntpkctl -n "$s" follow --interval 0.2 2>"$TMP/follow.log" &
+	ntpkctl -n "$s" follow --source 127.0.0.1:123 --max-error 50ms \
+		--interval 0.2 2>"$TMP/follow.log" &
 	fpid=$!
 	echo "$fpid" >"$TMP/follow.pid"
 	wait_until 30 state_is "$s" "state:"
@@ -964,19 +968,19 @@ test_follow()
 	ctl "$s" set max-age 60
 	kill -CONT "$fpid"
 
-	# chronyd stops: follow clears the state at once.  (An expired state
-	# would still show; "none" means cleared.)
+	# chronyd stops: its port refuses (ICMP), which is evidence: follow
+	# withdraws the state at once.  (An expired state would still show;
+	# "none" means cleared.)
 	chronyd_stop "$s"
 	wait_until 30 state_is "$s" "state: none"
-	follow_log_has 'follow: daemon lost: 127.0.0.1:123: '
+	follow_log_has 'follow: withdrawn (daemon-gone): ntp 127.0.0.1:123: Connection refused$'
 	expect_out "replies 0" client "$c" "$s" <<<"send 10.77.0.2 123 valid 2 none"
 	expect_out "$(expected_counters requests=8 replies=4 pass_no_state=4)" counters "$s" net
 
 	# chronyd is back: so is the state.
 	chronyd_server "$s" 3
 	wait_until 30 state_is "$s" "state:"
-	follow_log_has 'follow: daemon back: 127.0.0.1:123 answers$'
-	is 2 "$(grep -c 'follow: synchronised: leap 0 stratum 3 refid 127.127.1.1 ' "$TMP/follow.log")"
+	is 2 "$(grep -c 'follow: serving: leap 0 stratum 3 refid 127.127.1.1 ' "$TMP/follow.log")"
 	expect_out "replies 1" client "$c" "$s" <<<"send 10.77.0.2 123 valid 1 3:7f7f0101"
 
 	# The module goes away under follow and comes back (here through the
@@ -987,46 +991,47 @@ test_follow()
 	expect_out "  enabled: no" line "$s" enabled
 	kill -0 "$fpid"
 
-	# SIGTERM: state cleared, exit 0.
+	# SIGTERM: state withdrawn (follow-stopped), exit 0.
 	kill -TERM "$fpid"
 	rc=0
 	wait "$fpid" || rc=$?
 	rm "$TMP/follow.pid"
 	is 0 "$rc"
-	follow_log_has 'follow: Terminated: state cleared, exiting$'
+	follow_log_has 'follow: Terminated: withdrawn (follow-stopped), exiting$'
 	expect_out "state: none" section "$s" state
 
 	# An unsynchronised daemon is not followed...
 	chronyd_stop "$s"
 	chronyd_client "$s" -- "allow all"
 	rc=0
-	ctl "$s" follow --once --verbose 2>"$TMP/once.log" || rc=$?
+	ctl "$s" follow --source 127.0.0.1:123 --once --verbose 2>"$TMP/once.log" || rc=$?
 	is 1 "$rc"
-	grep -q 'follow: unsynchronised: leap 3 stratum 0; state cleared$' "$TMP/once.log"
+	grep -q 'follow: withdrawn (unsync): leap 3 stratum 0$' "$TMP/once.log"
 	expect_out "state: none" section "$s" state
 	# ...nor an absent one.
 	chronyd_stop "$s"
 	rc=0
-	ctl "$s" follow --once 2>"$TMP/once.log" || rc=$?
+	ctl "$s" follow --source 127.0.0.1:123 --once 2>"$TMP/once.log" || rc=$?
 	is 1 "$rc"
-	grep -q 'follow: daemon lost: 127.0.0.1:123: Connection refused; state cleared$' "$TMP/once.log"
+	grep -q 'follow: withdrawn (daemon-gone): ntp 127.0.0.1:123: Connection refused$' "$TMP/once.log"
 
 	# A daemon that answers every poll 1.25 s late, during the second poll
 	# after it (a daemon behind a flood while ntpk has no state): each
-	# poll times out, but the late answers are believed, measured against
-	# their own polls, so the state comes back.
+	# poll times out (no evidence: nothing is pushed or withdrawn), but the
+	# late answers are believed, measured against their own polls, so the
+	# state comes back.
 	bg_run "$s" "$PY" "$NTPK_SELFTESTS/ntpk_craft.py" slowntp \
 		--listen 127.0.0.1:1123 --delay 1.25 --stratum 4 --refid 192.0.2.44
 	wait_until 30 eval '[ -n "$(n "$s" ss -Hnlu src 127.0.0.1:1123)" ]'
 	ntpkctl -n "$s" follow --source 127.0.0.1:1123 --interval 0.5 \
-		2>"$TMP/follow.log" &
+		--max-error 50ms 2>"$TMP/follow.log" &
 	fpid=$!
 	echo "$fpid" >"$TMP/follow.pid"
-	wait_until 30 follow_log_has 'follow: synchronised: leap 0 stratum 4 refid 192.0.2.44 '
-	follow_log_has 'follow: daemon lost: 127.0.0.1:1123: no reply within 500 ms; state cleared$'
-	# Lost first (no answer within the first poll), then synchronised.
-	[ "$(grep -o 'follow: [a-z ]*:' "$TMP/follow.log" | head -n 1)" = \
-	  "follow: daemon lost:" ] || { sed 's/^/# /' "$TMP/follow.log"; false; }
+	wait_until 30 follow_log_has 'follow: serving: leap 0 stratum 4 refid 192.0.2.44 '
+	follow_log_has 'follow: no answer from ntp 127.0.0.1:1123: no reply within 500 ms; pushing nothing until it answers'
+	# No answer first (within the first poll), logged once, then serving.
+	[ "$(grep -o 'follow: \(no answer from\|serving:\)' "$TMP/follow.log" | head -n 2 | tr '\n' '|')" = \
+	  "follow: no answer from|follow: serving:|" ] || { sed 's/^/# /' "$TMP/follow.log"; false; }
 	# (Half a poll away from any window's edge, yet a slow guest may miss
 	# one now and then, so: usable again within a few polls.)
 	wait_until 10 eval '[ "$(line "$s" stratum; line "$s" usable)" = "  stratum: 4

@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * ntpkctl follow: poll the local NTP daemon as an NTP client and mirror its
- * server state into the kernel, the way a stratum-n+1 server follows its
- * upstream.  The kernel answers only with state we pushed within max-age,
- * so a follower that dies or hangs fails safe: the daemon answers again.
+ * ntpkctl follow: read the local daemon's server state from a source
+ * (source.h: chronyd's command socket, or NTP over loopback) and mirror it
+ * into the kernel, with a root dispersion that covers what ntpk adds: the
+ * module stamps replies with the kernel clock, and the daemon's time is not
+ * the kernel clock (chronyd slews a correction out of it, and an NTP
+ * exchange only bounds the difference).  So a reply never claims more
+ * accuracy than the daemon has, and when ntpk's own error exceeds
+ * --max-error the state is withdrawn and the daemon answers.
+ *
+ * Only evidence withdraws the state: the daemon says it is unsynchronised,
+ * smooths its time, its socket refuses us, or the error is above the bound.
+ * A poll without an answer is no evidence (under a flood it is the usual
+ * case); the module's max-age acts on silence.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <netdb.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,66 +29,43 @@
 #include "ntpwire.h"
 #include "parse.h"
 #include "report.h"
+#include "source.h"
 #include "subcommands.h"
 
-#define NSEC_PER_SEC		1000000000LL
-/* Longer than any sane round trip to a local daemon, or to anything. */
-#define MAX_RTT_NS		NSEC_PER_SEC
-/* The daemon reads the same clock; more than this means it is confused. */
-#define MAX_CLOCK_DIFF_NS	NSEC_PER_SEC
 #define INTERVAL_MIN_MS		100
 #define INTERVAL_MAX_MS		3600000
+/*
+ * The default bound on the error ntpk adds.  Pool monitoring scores a
+ * server down from 75-100 ms off; 1 ms is far below that, and far below
+ * what any client on the Internet can resolve, yet well above the tens of
+ * microseconds of a loopback exchange and of chronyd's corrections once it
+ * is locked (typically microseconds).  So it holds in steady state and
+ * withdraws while chronyd slews out a real offset (after a start, a step
+ * of the reference, a suspend).
+ */
+#define MAX_ERROR_DEFAULT_NS	1000000ULL
+#define MAX_ERROR_MAX_NS	1000000000ULL
+#define NO_DECISION		UINT32_MAX
 
 struct follow_opts {
-	struct sockaddr_storage src;
-	socklen_t srclen;
-	char src_name[80];
-	uint64_t interval_ms;
+	const char *source;
+	uint64_t interval_ms;	/* 0: the source's default */
+	uint64_t max_error_ns;
 	bool once;
+	bool dry_run;
 	bool verbose;
-};
-
-enum status {
-	ST_START,
-	ST_SYNCED,	/* valid, synchronised reply: state pushed */
-	ST_UNSYNCED,	/* a reply, but unsynchronised or not believable */
-	ST_LOST,	/* no reply at all */
-};
-
-struct poll_result {
-	enum status status;
-	struct ntpk_state st;
-	int64_t rtt_ns;
-	int64_t offset_ns;
-	char why[128];
-};
-
-/*
- * Polls that may still be answered.  A daemon behind a flood (all of it
- * reaches the daemon while ntpk has no state) answers each poll late, after
- * the requests queued before it; the first valid answer to any of these
- * brings the state back, and with it ntpk, which drains the flood.
- */
-#define POLLS_KEPT		8
-
-struct sent_poll {
-	uint64_t cookie;	/* our transmit timestamp, echoed as origin */
-	uint64_t t1;		/* the realtime clock when sent, NTP format */
-	struct timespec m1;	/* the monotonic clock when sent */
-	bool open;		/* no answer to it seen yet */
 };
 
 struct follower {
 	const struct follow_opts *o;
+	struct source *src;
 	sigset_t waitmask;	/* the mask to wait with: signals let through */
 	sigset_t oldmask;	/* restored on return (batch mode goes on) */
-	int fd;
 	struct ipc *ipc;
 	int nl_err;		/* the netlink error last logged; 0 when fine */
-	enum status status;
-	struct ntpk_state seen;	/* the last poll's state, to log changes */
-	struct sent_poll sent[POLLS_KEPT];
-	unsigned int nsent;	/* polls sent: the next goes to sent[nsent % KEPT] */
+	uint32_t reason;	/* the last decision: NTPK_REASON_NONE is serving */
+	bool lost;		/* the last poll had no answer */
+	struct ntpk_state served;	/* the last state pushed, to log changes */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -111,348 +93,177 @@ static void logmsg(const char *fmt, ...)
 
 /* ---- options ---- */
 
-/* HOST, HOST:PORT, [V6], [V6]:PORT, or a bare IPv6 address. */
-static int parse_source(const char *arg, struct follow_opts *o)
+/* A non-negative decimal with a unit: s (default), ms, us or ns; to ns. */
+static const char *parse_duration_ns(const char *s, uint64_t max, uint64_t *out)
 {
-	char host[256], port[8] = "123";
-	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_DGRAM,
-		.ai_flags = AI_NUMERICSERV,
+	static const struct { const char *unit; uint64_t ns; } units[] = {
+		{ "", 1000000000ULL }, { "s", 1000000000ULL },
+		{ "ms", 1000000ULL }, { "us", 1000ULL }, { "ns", 1ULL },
 	};
-	struct addrinfo *res;
-	const char *p, *portstr = NULL, *why;
-	size_t hlen;
-	uint64_t u;
-	int err;
+	uint64_t ipart = 0, frac = 0, fscale = 1;
+	const char *p = s;
+	unsigned int i;
 
-	if (arg[0] == '[') {
-		p = strchr(arg, ']');
-		if (!p || (p[1] && p[1] != ':'))
-			return usage_error("follow: invalid --source \"%s\"", arg);
-		hlen = p - arg - 1;
-		arg++;
-		if (p[1] == ':')
-			portstr = p + 2;
-	} else {
-		p = strchr(arg, ':');
-		hlen = strlen(arg);
-		if (p && !strchr(p + 1, ':')) {
-			hlen = p - arg;
-			portstr = p + 1;
+	if (*p < '0' || *p > '9')
+		return "not a duration (e.g. 1ms, 500us, 0.002)";
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (ipart > 1000000000ULL)
+			return "too large";
+		ipart = ipart * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (fscale >= 1000000000ULL)
+				return "too many decimals";
+			frac = frac * 10 + (uint64_t)(*p - '0');
+			fscale *= 10;
 		}
 	}
-	if (!hlen || hlen >= sizeof(host))
-		return usage_error("follow: invalid --source host");
-	memcpy(host, arg, hlen);
-	host[hlen] = '\0';
-	if (portstr) {
-		why = parse_uint(portstr, 1, 65535, &u);
-		if (why)
-			return usage_error("follow: invalid --source port \"%s\": %s",
-					   portstr, why);
-		snprintf(port, sizeof(port), "%u", (unsigned int)u);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit))
+			continue;
+		if (frac * units[i].ns % fscale)
+			return "finer than a nanosecond";
+		if (ipart > max / units[i].ns ||
+		    ipart * units[i].ns + frac * units[i].ns / fscale > max)
+			return "must be at most 1 s";
+		*out = ipart * units[i].ns + frac * units[i].ns / fscale;
+		return NULL;
 	}
-	err = getaddrinfo(host, port, &hints, &res);
-	if (err)
-		return usage_error("follow: cannot resolve \"%s\": %s", host,
-				   gai_strerror(err));
-	memcpy(&o->src, res->ai_addr, res->ai_addrlen);
-	o->srclen = res->ai_addrlen;
-	freeaddrinfo(res);
-	err = getnameinfo((struct sockaddr *)&o->src, o->srclen, host,
-			  sizeof(host), port, sizeof(port),
-			  NI_NUMERICHOST | NI_NUMERICSERV);
-	if (err)
-		return usage_error("follow: bad source address");
-	snprintf(o->src_name, sizeof(o->src_name),
-		 o->src.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
-	return EXIT_OK;
+	return "unknown unit (s, ms, us or ns)";
 }
 
 static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
 {
 	const char *why;
-	int i, ret;
+	int i;
 
-	o->interval_ms = 1000;
-	ret = parse_source("127.0.0.1:123", o);
-	if (ret)
-		return ret;
+	o->source = "auto";
+	o->max_error_ns = MAX_ERROR_DEFAULT_NS;
 	for (i = 1; i < argc; i++) {
-		const char *w = argv[i];
+		const char *w = argv[i], *v;
 
 		if (!strcmp(w, "--once")) {
 			o->once = true;
-		} else if (!strcmp(w, "--verbose")) {
+			continue;
+		}
+		if (!strcmp(w, "--dry-run")) {
+			o->dry_run = true;
+			continue;
+		}
+		if (!strcmp(w, "--verbose")) {
 			o->verbose = true;
-		} else if (!strcmp(w, "--source") || !strcmp(w, "--interval")) {
-			if (i + 1 >= argc)
-				return usage_error("follow: %s needs a value", w);
-			if (w[2] == 's') {
-				ret = parse_source(argv[++i], o);
-				if (ret)
-					return ret;
-				continue;
-			}
-			why = parse_msec(argv[++i], INTERVAL_MIN_MS,
-					 INTERVAL_MAX_MS, &o->interval_ms);
+			continue;
+		}
+		if (strcmp(w, "--source") && strcmp(w, "--interval") &&
+		    strcmp(w, "--max-error"))
+			return usage_error("follow: unknown option \"%s\"", w);
+		if (i + 1 >= argc)
+			return usage_error("follow: %s needs a value", w);
+		v = argv[++i];
+		if (!strcmp(w, "--source")) {
+			o->source = v;
+		} else if (!strcmp(w, "--interval")) {
+			why = parse_msec(v, INTERVAL_MIN_MS, INTERVAL_MAX_MS,
+					 &o->interval_ms);
 			if (why)
 				return usage_error("follow: invalid --interval \"%s\": %s",
-						   argv[i], why);
+						   v, why);
 		} else {
-			return usage_error("follow: unknown option \"%s\"", w);
+			why = parse_duration_ns(v, MAX_ERROR_MAX_NS,
+						&o->max_error_ns);
+			if (why)
+				return usage_error("follow: invalid --max-error \"%s\": %s",
+						   v, why);
 		}
 	}
 	return EXIT_OK;
 }
 
-/* ---- the NTP client ---- */
+/* ---- deciding ---- */
 
-static int64_t ts_diff_ns(uint64_t a, uint64_t b)
+/*
+ * What to do with a reading (not SRC_LOST): NTPK_REASON_NONE to push it,
+ * or the reason to withdraw, with why for the log.
+ */
+static uint32_t decide(const struct src_reading *r, uint64_t max_error_ns,
+		       char *why, size_t len)
 {
-	return (int64_t)(((__int128)(int64_t)(a - b) * NSEC_PER_SEC) >> 32);
-}
-
-static int64_t mono_diff_ns(const struct timespec *a, const struct timespec *b)
-{
-	return (a->tv_sec - b->tv_sec) * NSEC_PER_SEC + (a->tv_nsec - b->tv_nsec);
-}
-
-static uint64_t realtime_ntp(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return nw_ts_from_unix(ts.tv_sec, (uint32_t)ts.tv_nsec);
-}
-
-static void set_why(struct poll_result *r, enum status s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_why(struct poll_result *r, enum status s, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->status = s;
-	va_start(ap, fmt);
-	vsnprintf(r->why, sizeof(r->why), fmt, ap);
-	va_end(ap);
-}
-
-/* Everything a reply must satisfy before the kernel may speak for it. */
-static void check_reply(const uint8_t *pkt, uint64_t t1, uint64_t t4,
-			int64_t elapsed_ns, struct poll_result *r)
-{
-	struct ntpk_state *st = &r->st;
-	unsigned int mode = nw_mode(pkt);
-	unsigned int version = nw_version(pkt);
-	uint64_t t2 = nw_get_be64(pkt + NW_OFF_RX);
-	uint64_t t3 = nw_get_be64(pkt + NW_OFF_TX);
-	int64_t proc_ns, diff_ns;
-
-	st->leap = nw_leap(pkt);
-	st->stratum = pkt[NW_OFF_STRATUM];
-	st->precision = (int8_t)pkt[NW_OFF_PRECISION];
-	st->root_delay = nw_get_be32(pkt + NW_OFF_ROOT_DELAY);
-	st->root_disp = nw_get_be32(pkt + NW_OFF_ROOT_DISP);
-	memcpy(st->refid, pkt + NW_OFF_REFID, 4);
-	st->reftime = nw_get_be64(pkt + NW_OFF_REFTIME);
-
-	if (mode != NW_MODE_SERVER)
-		return set_why(r, ST_UNSYNCED, "invalid reply: mode %u", mode);
-	if (version != 3 && version != 4)
-		return set_why(r, ST_UNSYNCED, "invalid reply: version %u",
-			       version);
-	if (st->leap == NW_LEAP_UNSYNC || st->stratum < 1 ||
-	    st->stratum > NW_STRATUM_MAX)
-		return set_why(r, ST_UNSYNCED, "leap %u stratum %u",
-			       st->leap, st->stratum);
-	if (st->precision < -32 || st->precision > 0)
-		return set_why(r, ST_UNSYNCED, "invalid reply: precision %d",
-			       st->precision);
-	proc_ns = ts_diff_ns(t3, t2);
-	r->rtt_ns = elapsed_ns - proc_ns;
-	r->offset_ns = (ts_diff_ns(t2, t1) + ts_diff_ns(t3, t4)) / 2;
-	if (proc_ns < 0 || r->rtt_ns < 0 || r->rtt_ns >= MAX_RTT_NS)
-		return set_why(r, ST_UNSYNCED,
-			       "invalid reply: round trip %lld ns, daemon processing %lld ns",
-			       (long long)r->rtt_ns, (long long)proc_ns);
-	diff_ns = ts_diff_ns(t3, t4);
-	if (diff_ns > MAX_CLOCK_DIFF_NS || diff_ns < -MAX_CLOCK_DIFF_NS)
-		return set_why(r, ST_UNSYNCED,
-			       "invalid reply: daemon time %+.3f s from ours",
-			       diff_ns / 1e9);
-	r->status = ST_SYNCED;
-	r->why[0] = '\0';
-}
-
-/* Waits for fd to become readable until *deadline; 0 on timeout. */
-static int wait_readable(struct follower *f, const struct timespec *deadline)
-{
-	struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
-	struct timespec now, rel;
-	int64_t left;
-	int n;
-
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = mono_diff_ns(deadline, &now);
-		if (left <= 0)
-			return 0;
-		rel.tv_sec = left / NSEC_PER_SEC;
-		rel.tv_nsec = left % NSEC_PER_SEC;
-		n = ppoll(f->fd >= 0 ? &pfd : NULL, f->fd >= 0, &rel,
-			  &f->waitmask);
-		if (n < 0 && errno == EINTR) {
-			if (stop_signal)
-				return -EINTR;
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		if (n > 0)
-			return 1;
+	snprintf(why, len, "%s", r->why);
+	switch (r->status) {
+	case SRC_SYNCED:
+		break;
+	case SRC_UNSYNCED:
+		return NTPK_REASON_UNSYNC;
+	case SRC_GONE:
+		return NTPK_REASON_DAEMON_GONE;
+	default:
+		return NTPK_REASON_FOLLOW_STOPPED;
 	}
+	if (r->smoothing)
+		return NTPK_REASON_SMOOTHING;
+	if (r->error_ns > max_error_ns) {
+		snprintf(why, len,
+			 "error %.9f s (daemon minus kernel clock %+.9f s) above --max-error %.9f s",
+			 r->error_ns / 1e9, r->correction_ns / 1e9,
+			 max_error_ns / 1e9);
+		return NTPK_REASON_ERROR_BOUND;
+	}
+	if (r->disp_rate_ppb > NTPK_DISP_RATE_MAX) {
+		snprintf(why, len,
+			 "the daemon's dispersion grows at %u ppb, above the module's %u",
+			 r->disp_rate_ppb, NTPK_DISP_RATE_MAX);
+		return NTPK_REASON_UNSYNC;
+	}
+	return NTPK_REASON_NONE;
 }
 
 /*
- * Reads one datagram, and when the kernel stamped it (SO_TIMESTAMPNS) when
- * it arrived: a reply read after a while is measured from its arrival.
+ * The state to push: the daemon's root dispersion, aged from the reading
+ * to now at the daemon's rate (the module ages it from the push on), plus
+ * the error ntpk adds; rounded up.
  */
-static ssize_t recv_stamped(int fd, uint8_t *buf, size_t len,
-			    struct timespec *rx)
+static void build_state(const struct src_reading *r, uint64_t max_error_ns,
+			struct ntpk_state *st)
 {
-	char ctl[CMSG_SPACE(sizeof(struct timespec))];
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctl,
-		.msg_controllen = sizeof(ctl),
-	};
-	struct cmsghdr *c;
-	ssize_t n;
+	struct timespec now;
+	int64_t age_ns;
 
-	n = recvmsg(fd, &msg, MSG_DONTWAIT);
-	if (n < 0)
-		return n;
-	clock_gettime(CLOCK_REALTIME, rx);
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET &&
-		    c->cmsg_type == SCM_TIMESTAMPNS)
-			memcpy(rx, CMSG_DATA(c), sizeof(*rx));
-	return n;
-}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	age_ns = src_mono_diff_ns(&now, &r->taken);
 
-static struct sent_poll *find_poll(struct follower *f, const uint8_t *pkt)
-{
-	uint64_t origin = nw_get_be64(pkt + NW_OFF_ORIGIN);
-	unsigned int i;
-
-	for (i = 0; i < POLLS_KEPT; i++)
-		if (f->sent[i].open && f->sent[i].cookie == origin)
-			return &f->sent[i];
-	return NULL;
-}
-
-/* Checks a reply to poll p that arrived at rx (realtime). */
-static void measure(const struct sent_poll *p, const uint8_t *pkt,
-		    const struct timespec *rx, struct poll_result *r)
-{
-	struct timespec m4, now;
-	int64_t elapsed_ns, queued_ns;
-
-	clock_gettime(CLOCK_MONOTONIC, &m4);
-	clock_gettime(CLOCK_REALTIME, &now);
-	elapsed_ns = mono_diff_ns(&m4, &p->m1);
-	/*
-	 * How long it waited for us to read it (two readings of one clock).
-	 * A stamp from before the poll was sent (another CPU's clock, a
-	 * step) is not believed: the reply is then measured as read.
-	 */
-	queued_ns = mono_diff_ns(&now, rx);
-	if (queued_ns < 0 || queued_ns > elapsed_ns) {
-		queued_ns = 0;
-		rx = &now;
-	}
-	check_reply(pkt, p->t1, nw_ts_from_unix(rx->tv_sec, (uint32_t)rx->tv_nsec),
-		    elapsed_ns - queued_ns, r);
-}
-
-static void poll_daemon(struct follower *f, struct poll_result *r)
-{
-	struct sent_poll *cur = &f->sent[f->nsent++ % POLLS_KEPT], *p;
-	uint8_t req[NW_PKT_LEN] = { 0 }, buf[1024];
-	struct timespec deadline, rx;
-	int64_t timeout_ns;
-	ssize_t n;
-	int ret;
-
-	memset(r, 0, sizeof(*r));
-	/*
-	 * A random transmit timestamp, as chronyd's own client sends: the
-	 * echo proves the reply answers this request, and nothing about our
-	 * clock leaks.  Times come from our own clock readings instead.
-	 */
-	if (getrandom(&cur->cookie, sizeof(cur->cookie), 0) !=
-	    sizeof(cur->cookie))
-		cur->cookie = realtime_ntp() ^ (uint64_t)random();
-	req[NW_OFF_LVM] = nw_lvm(0, 4, NW_MODE_CLIENT);
-	nw_put_be64(req + NW_OFF_TX, cur->cookie);
-
-	timeout_ns = (int64_t)f->o->interval_ms * 1000000;
-	if (timeout_ns > MAX_RTT_NS)
-		timeout_ns = MAX_RTT_NS;
-	clock_gettime(CLOCK_MONOTONIC, &cur->m1);
-	cur->t1 = realtime_ntp();
-	deadline = cur->m1;
-	deadline.tv_sec += timeout_ns / NSEC_PER_SEC;
-	deadline.tv_nsec += timeout_ns % NSEC_PER_SEC;
-	if (deadline.tv_nsec >= NSEC_PER_SEC) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= NSEC_PER_SEC;
-	}
-	cur->open = false;
-	if (send(f->fd, req, sizeof(req), 0) < 0)
-		return set_why(r, ST_LOST, "send: %s", strerror(errno));
-	cur->open = true;
-	for (;;) {
-		ret = wait_readable(f, &deadline);
-		if (ret == -EINTR)
-			return set_why(r, ST_START, "interrupted");
-		if (ret < 0)
-			return set_why(r, ST_LOST, "poll: %s", strerror(-ret));
-		if (ret == 0)
-			return set_why(r, ST_LOST, "no reply within %lld ms",
-				       (long long)(timeout_ns / 1000000));
-		n = recv_stamped(f->fd, buf, sizeof(buf), &rx);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n < 0)
-			return set_why(r, ST_LOST, "%s", strerror(errno));
-		/* Not NTP, not ours, or a duplicate: keep waiting. */
-		p = n < NW_PKT_LEN ? NULL : find_poll(f, buf);
-		if (!p)
-			continue;
-		p->open = false;
-		measure(p, buf, &rx, r);
-		if (p == cur || r->status == ST_SYNCED)
-			return;
-		/* A late answer that does not hold up: wait for this poll's. */
-		memset(r, 0, sizeof(*r));
-	}
+	memset(st, 0, sizeof(*st));
+	st->leap = r->leap;
+	st->stratum = r->stratum;
+	st->precision = r->precision;
+	memcpy(st->refid, r->refid, sizeof(st->refid));
+	st->reftime = r->reftime;
+	st->root_delay = nw_short_from_ns_ceil(r->root_delay_ns);
+	st->root_disp = nw_short_from_ns_ceil(
+		nw_disp_bound_ns(r->root_disp_ns, r->error_ns,
+				 age_ns > 0 ? (uint64_t)age_ns : 0, r->disp_rate_ppb));
+	st->has_disp_rate = true;
+	st->disp_rate = r->disp_rate_ppb;
+	st->has_error = true;
+	st->correction_ns = r->correction_ns;
+	st->error_ns = r->error_ns;
+	st->max_error_ns = max_error_ns;
 }
 
 /* ---- the kernel side ---- */
 
-/* st NULL clears.  Reopens the family on failure: the module may be back. */
-static int push(struct follower *f, const struct ntpk_state *st)
+/*
+ * Pushes st, or withdraws with reason when st is NULL.  Reopens the family
+ * on failure: the module may be back.
+ */
+static int act(struct follower *f, const struct ntpk_state *st, uint32_t reason)
 {
 	const char *what = st ? "state set" : "state clear";
 	const char *ext;
 	int err;
 
+	if (f->o->dry_run)
+		return 0;
 	if (!f->ipc) {
 		err = ipc_open(&f->ipc);
 		if (err) {
@@ -465,8 +276,7 @@ static int push(struct follower *f, const struct ntpk_state *st)
 			return err;
 		}
 	}
-	err = st ? ipc_state_set(f->ipc, st) :
-		   ipc_command(f->ipc, NTPK_CMD_STATE_CLEAR);
+	err = st ? ipc_state_set(f->ipc, st) : ipc_state_clear(f->ipc, reason);
 	if (err) {
 		ext = ipc_extack(f->ipc);
 		if (err != f->nl_err)
@@ -484,11 +294,7 @@ static int push(struct follower *f, const struct ntpk_state *st)
 	return 0;
 }
 
-static bool same_source(const struct ntpk_state *a, const struct ntpk_state *b)
-{
-	return a->leap == b->leap && a->stratum == b->stratum &&
-	       !memcmp(a->refid, b->refid, sizeof(a->refid));
-}
+/* ---- logging ---- */
 
 static const char *describe(const struct ntpk_state *st, char *buf, size_t len)
 {
@@ -501,62 +307,93 @@ static const char *describe(const struct ntpk_state *st, char *buf, size_t len)
 	return buf;
 }
 
-/* One line per transition; every poll with --verbose. */
-static void log_result(struct follower *f, const struct poll_result *r)
+static bool same_source(const struct ntpk_state *a, const struct ntpk_state *b)
+{
+	return a->leap == b->leap && a->stratum == b->stratum &&
+	       !memcmp(a->refid, b->refid, sizeof(a->refid));
+}
+
+static const char *status_word(enum src_status s)
+{
+	switch (s) {
+	case SRC_SYNCED:
+		return "synced";
+	case SRC_UNSYNCED:
+		return "unsynced";
+	case SRC_GONE:
+		return "gone";
+	case SRC_LOST:
+		return "lost";
+	case SRC_FATAL:
+		return "fatal";
+	}
+	return "?";
+}
+
+/* --verbose: what the source said, before any decision. */
+static void log_reading(const struct follower *f, const struct src_reading *r)
+{
+	char refid[FMT_LEN];
+
+	if (r->status != SRC_SYNCED && r->status != SRC_UNSYNCED) {
+		logmsg("read %s: %s: %s", f->src->name, status_word(r->status),
+		       r->why);
+		return;
+	}
+	logmsg("read %s: %s leap %u stratum %u precision %d refid %s rootdelay %.9f rootdisp %.9f correction %+.9f error %.9f disprate %u ppb smoothing %s rtt %.6f",
+	       f->src->name, status_word(r->status), r->leap, r->stratum,
+	       r->precision, format_refid_hex(r->refid, refid),
+	       r->root_delay_ns / 1e9, r->root_disp_ns / 1e9,
+	       r->correction_ns / 1e9, r->error_ns / 1e9, r->disp_rate_ppb,
+	       r->smoothing ? "yes" : "no", r->rtt_ns / 1e9);
+}
+
+/* One line per transition. */
+static void log_decision(struct follower *f, const struct src_reading *r,
+			 const struct ntpk_state *st, uint32_t reason,
+			 const char *why)
 {
 	char desc[200];
 
-	if (f->o->verbose) {
-		if (r->status == ST_SYNCED)
-			logmsg("poll %s: %s precision %d rtt %.6f s offset %+.6f s",
-			       f->o->src_name, describe(&r->st, desc, sizeof(desc)),
-			       r->st.precision, r->rtt_ns / 1e9,
-			       r->offset_ns / 1e9);
-		else
-			logmsg("poll %s: %s", f->o->src_name, r->why);
+	if (reason == NTPK_REASON_NONE) {
+		describe(st, desc, sizeof(desc));
+		if (f->reason != NTPK_REASON_NONE)
+			logmsg("serving: %s (daemon's %.6f + error %.6f s) correction %+.6f s disprate %u ppb",
+			       desc, r->root_disp_ns / 1e9, r->error_ns / 1e9,
+			       r->correction_ns / 1e9, r->disp_rate_ppb);
+		else if (!same_source(&f->served, st))
+			logmsg("changed: %s", desc);
+		f->served = *st;
+	} else if (reason != f->reason) {
+		logmsg("withdrawn (%s): %s", reason_word(reason), why);
 	}
-	if (f->status == ST_LOST && r->status != ST_LOST)
-		logmsg("daemon back: %s answers", f->o->src_name);
-	if (r->status == f->status) {
-		if (r->status == ST_SYNCED && !same_source(&f->seen, &r->st))
-			logmsg("changed: %s", describe(&r->st, desc, sizeof(desc)));
-		return;
-	}
-	switch (r->status) {
-	case ST_SYNCED:
-		logmsg("synchronised: %s", describe(&r->st, desc, sizeof(desc)));
-		break;
-	case ST_UNSYNCED:
-		logmsg("unsynchronised: %s; state cleared", r->why);
-		break;
-	case ST_LOST:
-		logmsg("daemon lost: %s: %s; state cleared", f->o->src_name,
-		       r->why);
-		break;
-	case ST_START:
-		break;
-	}
+	f->reason = reason;
 }
 
-static int open_socket(struct follower *f)
+/* --dry-run: what would go to the kernel, on stdout, one line a poll. */
+static void print_action(const struct src_reading *r, const struct ntpk_state *st,
+			 uint32_t reason, const char *why)
 {
-	const struct follow_opts *o = f->o;
+	char refid[FMT_LEN], rd[FMT_LEN], rp[FMT_LEN], rt[FMT_LEN];
 
-	f->fd = socket(o->src.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (f->fd < 0) {
-		fprintf(stderr, "%s: follow: socket: %s\n", prog, strerror(errno));
-		return EXIT_FAILED;
+	if (r->status == SRC_LOST) {
+		printf("nothing: %s\n", r->why);
+	} else if (reason != NTPK_REASON_NONE) {
+		printf("withdraw %s: %s\n", reason_word(reason), why);
+	} else {
+		printf("push leap %u stratum %u precision %d refid %s reftime %s rootdelay %s rootdisp %s rootdisp_raw 0x%08x disprate %u correction %+.9f error %.9f maxerror %.9f\n",
+		       st->leap, st->stratum, st->precision,
+		       format_refid_hex(st->refid, refid),
+		       format_ntp_time(st->reftime, rt),
+		       format_ntp_short(st->root_delay, rd),
+		       format_ntp_short(st->root_disp, rp), st->root_disp,
+		       st->disp_rate, st->correction_ns / 1e9,
+		       st->error_ns / 1e9, st->max_error_ns / 1e9);
 	}
-	/* Without receive timestamps replies are measured when read. */
-	setsockopt(f->fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int));
-	if (connect(f->fd, (const struct sockaddr *)&o->src, o->srclen) < 0) {
-		fprintf(stderr, "%s: follow: connect %s: %s\n", prog,
-			o->src_name, strerror(errno));
-		close(f->fd);
-		return EXIT_FAILED;
-	}
-	return EXIT_OK;
+	fflush(stdout);
 }
+
+/* ---- the loop ---- */
 
 static void setup_signals(struct follower *f)
 {
@@ -587,32 +424,23 @@ static void restore_signals(struct follower *f)
 	sigprocmask(SIG_SETMASK, &f->oldmask, NULL);
 }
 
-static int sleep_until(struct follower *f, const struct timespec *when)
+static int netlink_exit(struct follower *f, int err)
 {
-	int fd = f->fd, ret;
-
-	f->fd = -1;	/* wait for time and signals only */
-	ret = wait_readable(f, when);
-	f->fd = fd;
-	return ret;
-}
-
-static void advance(struct timespec *t, uint64_t ms)
-{
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (ms % 1000) * 1000000;
-	if (t->tv_nsec >= NSEC_PER_SEC) {
-		t->tv_sec++;
-		t->tv_nsec -= NSEC_PER_SEC;
-	}
+	if (err == -ENOENT && !f->ipc)
+		return EXIT_NOMODULE;
+	return err ? EXIT_FAILED : EXIT_OK;
 }
 
 int follow_main(int argc, char *argv[])
 {
 	struct follow_opts o = { 0 };
-	struct follower f = { .o = &o, .fd = -1 };
-	struct poll_result r;
+	struct follower f = { .o = &o, .reason = NO_DECISION };
+	struct src_reading r;
+	struct ntpk_state st;
 	struct timespec next, now;
+	uint64_t interval_ms;
+	char why[256];
+	uint32_t reason;
 	int ret, err;
 
 	if (argc == 2 && is_help(argv[1]))
@@ -620,54 +448,85 @@ int follow_main(int argc, char *argv[])
 	ret = parse_follow_args(argc, argv, &o);
 	if (ret)
 		return ret;
-	ret = open_socket(&f);
+	ret = src_open(o.source, &f.src);
 	if (ret)
 		return ret;
+	interval_ms = o.interval_ms ? o.interval_ms : f.src->ops->interval_ms;
+	f.src->timeout_ms = f.src->ops->timeout_ms ? f.src->ops->timeout_ms :
+			    interval_ms < 1000 ? interval_ms : 1000;
 	stop_signal = 0;
 	setup_signals(&f);
+	f.src->waitmask = &f.waitmask;
 	if (!o.once)
-		logmsg("following %s every %llu.%03llu s", o.src_name,
-		       (unsigned long long)(o.interval_ms / 1000),
-		       (unsigned long long)(o.interval_ms % 1000));
+		logmsg("following %s every %llu.%03llu s, max error %.6f s%s",
+		       f.src->name, (unsigned long long)(interval_ms / 1000),
+		       (unsigned long long)(interval_ms % 1000),
+		       o.max_error_ns / 1e9, o.dry_run ? " (dry run)" : "");
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_signal) {
-		poll_daemon(&f, &r);
+		src_read(f.src, &r);
 		if (stop_signal)
 			break;
-		log_result(&f, &r);
-		err = push(&f, r.status == ST_SYNCED ? &r.st : NULL);
-		f.status = r.status;
-		f.seen = r.st;
+		if (o.verbose)
+			log_reading(&f, &r);
+		if (r.status == SRC_LOST) {
+			/* No evidence: nothing is pushed, max-age takes over. */
+			if (!f.lost)
+				logmsg("no answer from %s: %s; pushing nothing until it answers (the module's max-age withdraws the state if this lasts)",
+				       f.src->name, r.why);
+			f.lost = true;
+			if (o.dry_run)
+				print_action(&r, NULL, NTPK_REASON_NONE, "");
+			if (o.once) {
+				ret = EXIT_FAILED;
+				goto out;
+			}
+			goto next_poll;
+		}
+		if (f.lost)
+			logmsg("%s answers again", f.src->name);
+		f.lost = false;
+
+		reason = decide(&r, o.max_error_ns, why, sizeof(why));
+		if (reason == NTPK_REASON_NONE)
+			build_state(&r, o.max_error_ns, &st);
+		log_decision(&f, &r, &st, reason, why);
+		if (o.dry_run)
+			print_action(&r, &st, reason, why);
+		err = act(&f, reason == NTPK_REASON_NONE ? &st : NULL, reason);
 		if (err == -EPERM || err == -EACCES) {
 			fprintf(stderr, "%s: follow: %s: %s (CAP_NET_ADMIN needed)\n",
-				prog, r.status == ST_SYNCED ? "state set" : "state clear",
-				strerror(-err));
+				prog, reason == NTPK_REASON_NONE ? "state set" :
+				"state clear", strerror(-err));
 			ret = EXIT_PERM;
 			goto out;
 		}
-		if (o.once) {
-			if (err == -ENOENT && !f.ipc)
-				ret = EXIT_NOMODULE;
-			else if (err)
-				ret = EXIT_FAILED;
-			else
-				ret = r.status == ST_SYNCED ? EXIT_OK : EXIT_FAILED;
+		if (r.status == SRC_FATAL) {
+			ret = r.exit_code ? r.exit_code : EXIT_FAILED;
 			goto out;
 		}
-		advance(&next, o.interval_ms);
+		if (o.once) {
+			ret = netlink_exit(&f, err);
+			if (!ret && reason != NTPK_REASON_NONE)
+				ret = EXIT_FAILED;
+			goto out;
+		}
+next_poll:
+		src_add_ns(&next, (int64_t)interval_ms * 1000000);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		/* Late (suspended, or a slow netlink round): poll now, skip the rest. */
-		if (mono_diff_ns(&next, &now) < 0)
+		/* Late (suspended, or a slow round): poll now, skip the rest. */
+		if (src_mono_diff_ns(&next, &now) < 0)
 			next = now;
-		sleep_until(&f, &next);
+		src_wait(f.src, -1, &next);
 	}
-	push(&f, NULL);
-	logmsg("%s: state cleared, exiting", strsignal(stop_signal));
+	act(&f, NULL, NTPK_REASON_FOLLOW_STOPPED);
+	logmsg("%s: withdrawn (%s), exiting", strsignal(stop_signal),
+	       reason_word(NTPK_REASON_FOLLOW_STOPPED));
 	ret = EXIT_OK;
 out:
 	restore_signals(&f);
 	ipc_close(f.ipc);
-	close(f.fd);
+	src_close(f.src);
 	return ret;
 }

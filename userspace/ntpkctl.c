@@ -37,8 +37,8 @@ static const char usage_text[] =
 "  ratelimit set [interval N] [burst N] [leak N] [kod on|off]\n"
 "                [table-size N] [v6-prefix N]      (omitted: defaults)\n"
 "  ratelimit off\n"
-"  follow [--source HOST[:PORT]] [--interval SEC] [--once] [--verbose]\n"
-"                               feed the state from the local NTP daemon\n"
+"  follow [--source SRC] [--interval SEC] [--max-error DUR] [--once]\n"
+"         [--dry-run] [--verbose]  feed the state from the local NTP daemon\n"
 "  apply [--check] FILE         make the configuration what FILE says\n"
 "  help [COMMAND]               details and output formats of one command\n"
 "ID: up to 4 ASCII characters or an IPv4 address.  TIME: unix:SEC[.FRAC],\n"
@@ -177,19 +177,24 @@ static void ratelimit_usage(void)
 
 static void follow_usage(void)
 {
-	fputs("Usage: ntpkctl follow [--source HOST[:PORT]] [--interval SEC] [--once]\n"
-	      "                      [--verbose]\n"
-	      "Polls the local NTP daemon (default 127.0.0.1:123; [v6]:port for IPv6)\n"
-	      "every --interval seconds (default 1, at least 0.1) and pushes its leap,\n"
-	      "stratum, precision, root delay and dispersion, refid and reftime.\n"
-	      "A reply counts only if: mode 4, version 3 or 4, our transmit timestamp\n"
-	      "echoed, round trip 0..1 s, daemon time within 1 s of CLOCK_REALTIME.\n"
-	      "No valid reply within min(interval, 1 s), or leap 3, or stratum outside\n"
-	      "1..15: the state is cleared at once.  Logs transitions on stderr (every\n"
-	      "poll with --verbose).  SIGINT/SIGTERM: clear the state, exit 0.\n"
-	      "--once: one poll; exit 0 if pushed, 1 if not (state cleared), 3/4 for\n"
-	      "netlink failures.  Without --once, netlink failures are logged and\n"
-	      "retried every poll (the module may be reloaded), except EPERM (exit 4).\n", stdout);
+	fputs("Usage: ntpkctl follow [--source SRC] [--interval SEC] [--max-error DUR]\n"
+	      "                      [--once] [--dry-run] [--verbose]\n"
+	      "Pushes the local daemon's leap, stratum, precision, root delay, refid,\n"
+	      "reftime and root dispersion, the latter plus the error ntpk adds (the\n"
+	      "kernel clock against the daemon's time), rounded up, with the rate at\n"
+	      "which the daemon's dispersion grows.\n"
+	      "SRC: auto (default: chronyd when /run/chrony/chronyd.sock exists, else\n"
+	      "  NTP 127.0.0.1:123), chronyd[:PATH] (its command socket; error\n"
+	      "  |correction|; every 0.1 s), or HOST[:PORT] / [V6][:PORT] (NTP over\n"
+	      "  loopback; error |offset| + rtt/2; every 1 s).\n"
+	      "Withdraws the state, logging the reason once: unsync (leap 3, stratum\n"
+	      "0 or 16, chronyd unsynchronised), daemon-gone (its socket refuses),\n"
+	      "error-bound (error above --max-error, default 1ms; s, ms, us, ns),\n"
+	      "smoothing (chronyd's smoothtime), follow-stopped (SIGINT/SIGTERM: exit\n"
+	      "0).  A poll with no answer pushes nothing: max-age acts on silence.\n"
+	      "--once: one reading; exit 0 if pushed, 1 if not, 3/4 for netlink.\n"
+	      "--dry-run: no netlink; print what would be pushed, one line a poll.\n"
+	      "Exit 4 also when chronyd's socket is not ours to use (run as root).\n", stdout);
 }
 
 static void apply_usage(void)

@@ -34,6 +34,39 @@ void nw_put_be64(uint8_t *p, uint64_t v)
 	nw_put_be32(p + 4, (uint32_t)v);
 }
 
+/* 65536 s is 2^16 * 10^9 ns < 2^46: every product below fits in 64 bits. */
+uint32_t nw_short_from_ns_ceil(uint64_t ns)
+{
+	uint64_t v;
+
+	if (ns >= 65536ULL * NW_NSEC_PER_SEC)
+		return UINT32_MAX;
+	v = ((ns << 16) + NW_NSEC_PER_SEC - 1) / NW_NSEC_PER_SEC;
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+uint64_t nw_short_to_ns(uint32_t v)
+{
+	return ((uint64_t)v * NW_NSEC_PER_SEC) >> 16;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* 3600 s * (2^32 - 1) ppb < 2^64 */
+uint64_t nw_disp_bound_ns(uint64_t disp_ns, uint64_t error_ns,
+			  uint64_t age_ns, uint32_t rate_ppb)
+{
+	uint64_t aged;
+
+	if (age_ns > 3600ULL * NW_NSEC_PER_SEC)
+		age_ns = 3600ULL * NW_NSEC_PER_SEC;
+	aged = (age_ns * rate_ppb + NW_NSEC_PER_SEC - 1) / NW_NSEC_PER_SEC;
+	return add_sat(add_sat(disp_ns, error_ns), aged);
+}
+
 /* nsec < 10^9, so nsec * 2^32 fits in 64 bits and the quotient in 32. */
 uint32_t nw_frac_from_nsec(uint32_t nsec)
 {

@@ -59,6 +59,25 @@ uint64_t nw_get_be64(const uint8_t *p);
 void nw_put_be32(uint8_t *p, uint32_t v);
 void nw_put_be64(uint8_t *p, uint64_t v);
 
+/*
+ * Nanoseconds to NTP short format (16.16 seconds), rounded up so that a
+ * bound stays a bound; UINT32_MAX (65536 s) and above saturate.
+ */
+uint32_t nw_short_from_ns_ceil(uint64_t ns);
+/*
+ * NTP short format to nanoseconds, rounded down: within a nanosecond, and
+ * nw_short_from_ns_ceil() gives back the same value.
+ */
+uint64_t nw_short_to_ns(uint32_t v);
+
+/*
+ * The root dispersion to push, ns: the daemon's (disp_ns), aged by age_ns
+ * at rate_ppb, plus the error ntpk adds; the aging rounded up, the sum
+ * saturating.  age_ns is capped at an hour (more is no follower's case).
+ */
+uint64_t nw_disp_bound_ns(uint64_t disp_ns, uint64_t error_ns,
+			  uint64_t age_ns, uint32_t rate_ppb);
+
 /* floor(nsec * 2^32 / 10^9), for nsec below 10^9. */
 uint32_t nw_frac_from_nsec(uint32_t nsec);
 /*

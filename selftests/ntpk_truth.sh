@@ -1,0 +1,375 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# settings: timeout=600
+#
+# A reply never claims more accuracy than the daemon has (issue 12): ntpkctl
+# follow reads chronyd's own account of the clock over its command socket,
+# pushes a root dispersion that covers the error ntpk adds, and withdraws the
+# state, with its reason, on evidence.
+#
+#   +-------------------------- UP ---+   +------------------------- SRV ---+
+#   | chronyd, local stratum 2        |   | chronyd (-x: never the clock)   |
+#   | (the error-bound case's         |---| ntpk, fed by ntpkctl follow     |
+#   |  upstream)          10.96.1.1   |   | --source chronyd:SOCK 10.96.0.1 |
+#   +---------------------------------+   +---------------------------------+
+#                                                    | 10.96.0.2
+#                                         +------------------------- CLI ---+
+#                                         | probe: NTP requests every 10 ms |
+#                                         +---------------------------------+
+#
+# Every namespace reads the one guest clock.  Subtests, in order (each
+# starts from what the one before left):
+#   1. follow --once --dry-run reads what `chronyc -c tracking` reports:
+#      the same stratum, reference ID, leap and reference time to the
+#      nanosecond, and a dispersion rate of chronyd's skew + |residual
+#      frequency| + 1 ppm in ppb.
+#   2. follow from chronyd's socket: the clients' requests are all answered
+#      by ntpk (replies grows by the requests, pass_no_state does not), with
+#      chronyd's stratum 3 and refid 127.127.1.1.
+#   3. `chronyc local stratum 7`: the first reply with stratum 7 comes
+#      within 200 ms of chronyc returning, and none with stratum 3 after it.
+#   4. `chronyc local off` (chronyd unsynchronised): within 200 ms replies
+#      carry LI 3 (chronyd's own: ntpk no longer answers), show says
+#      "unsync", follow logged "withdrawn (unsync)" once.
+#   5. chronyd killed (-9; its socket file stays and refuses): the state is
+#      withdrawn within 1 s, show says "daemon-gone", follow logged
+#      "withdrawn (daemon-gone): ...: Connection refused".
+#   6. chronyd started again: ntpk answers within 2 s.
+#   7. chronyd smooths its time (smoothtime, activated): withdrawn,
+#      "smoothing".
+#   8. chronyd synchronised to UP but told (server option "offset 0.5")
+#      that UP is 0.5 s ahead: its time is the kernel clock + 0.5 s, which
+#      -x keeps so.  With the default --max-error (1 ms) the state is
+#      withdrawn ("error-bound", logged once) and clients get chronyd's
+#      own answers.
+#   9. the same with --max-error 1s: ntpk answers, and for every reply the
+#      distance from its transmit time to chronyd's time at that moment
+#      ([t1, t4] + correction, on the client's clock, which is the same
+#      clock) is within the reply's root dispersion + root delay / 2; the
+#      root dispersion is at least chronyd's |correction|.
+#  10. SIGTERM: follow withdraws ("follow-stopped") and exits 0.
+
+. "$(dirname "$0")/lib.sh"
+
+S4=10.96.0.1 C4=10.96.0.2 SU=10.96.1.2 U4=10.96.1.1
+# How late a change may reach the wire, ms.
+CHANGE_MS=$((200 * NTPK_SLOW))
+
+require_cmd ip modprobe chronyd chronyc "$PY" ntpkctl
+
+ntpk_load
+ns_create SRV CLI UP
+veth_pair "$SRV" sv "$CLI" cv
+veth_pair "$SRV" su "$UP" us
+n "$SRV" ip addr add $S4/24 dev sv
+n "$SRV" ip addr add $SU/24 dev su
+n "$CLI" ip addr add $C4/24 dev cv
+n "$UP" ip addr add $U4/24 dev us
+n "$SRV" ntpkctl set enable max-age 5
+SOCK=$(__chrony_dir "$SRV")/chronyd.sock
+
+# The client: a request every INTERVAL s for DURATION s.  One line per
+# reply: t1 t4 (client realtime) li stratum refid(hex) rootdelay rootdisp
+# (from NTP short) transmit; times in ns from BASE, written to BASEFILE
+# (awk's doubles are exact to the nanosecond only that close).
+cat >"$TMP/probe.py" <<'EOF'
+import os, select, socket, struct, sys, time
+dst, interval, duration, basefile = sys.argv[1:5]
+port = int(sys.argv[5]) if len(sys.argv) > 5 else 123
+interval, duration = float(interval), float(duration)
+base = time.time_ns()
+with open(basefile, 'w') as f:
+    print(base, file=f)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sent = {}
+end = time.time() + duration
+nxt = time.time()
+def ts_ns(b):
+    sec, frac = struct.unpack('>II', b)
+    return (sec - 2208988800) * 10**9 + (frac * 10**9 >> 32)
+while True:
+    now = time.time()
+    if now >= end + 0.5:
+        break
+    if now >= nxt and now < end:
+        cookie = os.urandom(8)
+        req = bytes([0x23, 0, 6, 0xec]) + bytes(36) + cookie
+        sent[cookie] = time.time_ns()
+        s.sendto(req, (dst, port))
+        nxt += interval
+    r, _, _ = select.select([s], [], [], 0.002)
+    if not r:
+        continue
+    d = s.recv(1024)
+    t4 = time.time_ns()
+    if len(d) < 48 or d[24:32] not in sent:
+        continue
+    t1 = sent.pop(d[24:32])
+    rd, rp = struct.unpack('>II', d[4:12])
+    print(t1 - base, t4 - base, d[0] >> 6, d[1], d[12:16].hex(),
+          rd * 10**9 >> 16, rp * 10**9 >> 16, ts_ns(d[40:48]) - base,
+          flush=True)
+EOF
+
+probe()	# INTERVAL DURATION: the lines into $TMP/probe.out
+{
+	n "$CLI" "$PY" "$TMP/probe.py" $S4 "$1" "$2" "$TMP/probe.base" \
+		>"$TMP/probe.out"
+}
+
+counter()	# NAME: one ntpk counter of SRV
+{
+	n "$SRV" ntpkctl stats | awk -F': ' -v c="$1" '$1 == c { print $2 }'
+}
+
+usable()
+{
+	n "$SRV" ntpkctl -j show | grep -q '"usable":true'
+}
+
+# The reason word show gives for the state now.
+shows()	# WORD
+{
+	n "$SRV" ntpkctl show | grep -qw -- "$1"
+}
+
+FOLLOW=
+follow_start()	# ARGS...: follow in SRV, its log in $TMP/follow.log
+{
+	: >"$TMP/follow.log"
+	bg_run "$SRV" ntpkctl follow --source "chronyd:$SOCK" "$@" \
+		2>>"$TMP/follow.log"
+	FOLLOW=$BG_PID
+}
+
+follow_stop()
+{
+	[ -n "$FOLLOW" ] || return 0
+	kill -TERM "$FOLLOW" 2>/dev/null || true
+	wait "$FOLLOW" 2>/dev/null || true
+	FOLLOW=
+}
+
+logged()	# PATTERN: how many follow log lines match
+{
+	grep -c -- "$1" "$TMP/follow.log" || true
+}
+
+# ms from T0 ($EPOCHREALTIME) to the first probe reply matching AWK-COND
+first_after()	# T0 AWK-COND
+{
+	awk -v t0="${1/./}" -v base="$(cat "$TMP/probe.base")" \
+		"$2 { print int(((base + \$2) / 1000 - t0) / 1000); exit }" \
+		"$TMP/probe.out"
+}
+
+chronyd_server "$SRV" 3
+
+ktap_plan 10
+
+# ---- 1 ----
+dry_run_matches_tracking()
+{
+	local trk out ref_sec ref_ns
+
+	trk=$(n "$SRV" chronyc -c -h "$SOCK" tracking)
+	out=$(n "$SRV" ntpkctl follow --source "chronyd:$SOCK" --once --dry-run)
+	diag "chronyc: $trk"
+	diag "follow:  $out"
+	IFS=, read -r -a T <<<"$trk"
+	assert_eq "$(awk '{ print $1 }' <<<"$out")" push "verdict"
+	assert_eq "$(awk '{ print $5 }' <<<"$out")" "${T[2]}" "stratum"
+	assert_eq "$(awk '{ print $9 }' <<<"$out")" "0x${T[0],,}" "refid"
+	assert_eq "$(awk '{ print $3 }' <<<"$out")" 0 "leap (${T[13]})"
+	# reference time: chronyc's seconds.nanoseconds against the pushed
+	# timestamp printed as ISO 8601 with nanoseconds
+	ref_sec=${T[3]%.*} ref_ns=${T[3]#*.}
+	assert_eq "$(awk '{ print $11 }' <<<"$out")" \
+		"$(date -u -d "@$ref_sec" +%Y-%m-%dT%H:%M:%S).${ref_ns}Z" "reftime"
+	# 1 ppm + skew + |residual|, rounded up: local reference, both 0
+	assert_eq "$(awk '{ for (i = 1; i < NF; i++) if ($i == "disprate") print $(i + 1) }' <<<"$out")" \
+		1000 "disprate"
+}
+run_test dry_run_matches_chronyc_tracking dry_run_matches_tracking
+
+# ---- 2 ----
+follow_start
+answers_from_socket()
+{
+	local r0 p0 n
+
+	wait_until 10 usable || fail "no usable state: $(cat "$TMP/follow.log")"
+	r0=$(counter replies) p0=$(counter pass_no_state)
+	probe 0.01 1
+	n=$(wc -l <"$TMP/probe.out")
+	assert_range "$n" 50 200 "replies received"
+	assert_eq "$(awk '$4 != 3 || $5 != "7f7f0101" || $3 != 0' "$TMP/probe.out" | wc -l)" 0 \
+		"replies not stratum 3, refid 127.127.1.1, LI 0"
+	assert_eq "$(($(counter replies) - r0))" "$n" "ntpk replies"
+	assert_eq "$(($(counter pass_no_state) - p0))" 0 "pass_no_state"
+	assert_eq "$(logged 'follow: serving: leap 0 stratum 3 refid 127.127.1.1 ')" 1 "serving logged"
+}
+run_test chronyd_socket_answers_clients answers_from_socket
+
+# ---- 3 ----
+stratum_change()
+{
+	local t0 ms p0
+
+	p0=$(counter pass_no_state)
+	probe 0.01 2 &
+	sleep 0.7
+	n "$SRV" chronyc -h "$SOCK" local stratum 7 >/dev/null
+	t0=$EPOCHREALTIME
+	wait $!
+	ms=$(first_after "$t0" '$4 == 7')
+	diag "stratum 7 on the wire $ms ms after chronyc returned"
+	assert_range "${ms:-99999}" -100 "$CHANGE_MS" "stratum change latency (ms)"
+	assert_eq "$(awk '$4 == 7 { seen = 1 } seen && $4 != 7' "$TMP/probe.out" | wc -l)" 0 \
+		"replies with another stratum after the first 7"
+	assert_eq "$(($(counter pass_no_state) - p0))" 0 "pass_no_state: ntpk answered all"
+	assert_eq "$(logged 'follow: changed: leap 0 stratum 7 ')" 1 "change logged"
+}
+run_test stratum_change_on_wire_within_200ms stratum_change
+
+# ---- 4 ----
+unsync()
+{
+	local t0 ms
+
+	probe 0.01 2 &
+	sleep 0.7
+	n "$SRV" chronyc -h "$SOCK" local off >/dev/null
+	t0=$EPOCHREALTIME
+	wait $!
+	ms=$(first_after "$t0" '$3 == 3')
+	diag "LI 3 on the wire $ms ms after chronyc returned"
+	assert_range "${ms:-99999}" -100 "$CHANGE_MS" "unsync latency (ms)"
+	assert_eq "$(awk '$3 == 3 { seen = 1 } seen && $3 != 3' "$TMP/probe.out" | wc -l)" 0 \
+		"replies synchronised after the first LI 3"
+	shows unsync || fail "show: $(n "$SRV" ntpkctl show)"
+	assert_eq "$(logged 'follow: withdrawn (unsync): chronyd not synchronised')" 1 "withdrawal logged once"
+	n "$SRV" chronyc -h "$SOCK" local stratum 3 >/dev/null
+	wait_until 2 usable || fail "not usable again after local stratum 3"
+}
+run_test unsync_on_wire_within_200ms unsync
+
+# ---- 5 ----
+killed()
+{
+	local t0=$EPOCHREALTIME
+
+	kill -9 "$(cat "$(__chrony_dir "$SRV")/chronyd.pid")"
+	wait_until 1 eval '! usable' || fail "still usable 1 s after chronyd was killed"
+	diag "withdrawn $(elapsed "$t0") s after the kill"
+	shows daemon-gone || fail "show: $(n "$SRV" ntpkctl show)"
+	assert_eq "$(logged "follow: withdrawn (daemon-gone): $SOCK: Connection refused")" 1 \
+		"withdrawal logged once"
+	probe 0.05 0.5
+	assert_eq "$(wc -l <"$TMP/probe.out")" 0 "replies with chronyd gone"
+}
+run_test daemon_killed_withdrawn_daemon_gone killed
+
+# ---- 6 ----
+back()
+{
+	local t0
+
+	rm -f "$(__chrony_dir "$SRV")/chronyd.pid"
+	chronyd_server "$SRV" 3
+	t0=$EPOCHREALTIME
+	wait_until 2 usable || fail "not usable within 2 s of chronyd answering"
+	diag "usable $(elapsed "$t0") s after chronyd answered"
+	probe 0.05 0.5
+	assert_eq "$(awk '$4 != 3' "$TMP/probe.out" | wc -l)" 0 "replies not stratum 3"
+}
+run_test daemon_back_state_within_2s back
+
+# ---- 7 ----
+smoothing()
+{
+	chronyd_stop "$SRV"
+	chronyd_server "$SRV" 3 "smoothtime 400 0.001"
+	wait_until 5 usable || fail "not usable with smoothtime configured, inactive"
+	n "$SRV" chronyc -h "$SOCK" smoothtime activate >/dev/null
+	wait_until 2 eval '! usable' || fail "usable while chronyd smooths"
+	shows smoothing || fail "show: $(n "$SRV" ntpkctl show)"
+	assert_eq "$(logged 'follow: withdrawn (smoothing): chronyd smooths its time')" 1 \
+		"withdrawal logged once"
+}
+run_test smoothing_withdrawn smoothing
+
+# ---- 8 ----
+follow_stop
+chronyd_stop "$SRV"
+chronyd_server "$UP" 2
+chronyd_client "$SRV" "$U4 offset 0.5 minpoll -2 maxpoll -2" -- "allow all"
+synced()
+{
+	[ "$(n "$SRV" chronyc -c -h "$SOCK" tracking | cut -d, -f1)" != 00000000 ]
+}
+error_bound()
+{
+	local r0 p0
+
+	wait_until 30 synced || fail "chronyd never synchronised to UP"
+	diag "chronyd: $(n "$SRV" chronyc -c -h "$SOCK" tracking)"
+	follow_start
+	wait_until 5 grep -q 'withdrawn (error-bound)' "$TMP/follow.log" ||
+		fail "no error-bound withdrawal: $(cat "$TMP/follow.log")"
+	! usable || fail "usable with a 0.5 s correction and --max-error 1ms"
+	shows error-bound || fail "show: $(n "$SRV" ntpkctl show)"
+	r0=$(counter replies) p0=$(counter pass_no_state)
+	probe 0.05 1
+	assert_range "$(wc -l <"$TMP/probe.out")" 10 30 "chronyd's own answers"
+	assert_eq "$(($(counter replies) - r0))" 0 "ntpk replies"
+	assert_range "$(($(counter pass_no_state) - p0))" 10 30 "pass_no_state"
+	sleep 1
+	assert_eq "$(logged 'withdrawn (error-bound)')" 1 "withdrawal logged once"
+	follow_stop
+}
+run_test error_bound_withdrawn error_bound
+
+# ---- 9 ----
+within_dispersion()
+{
+	local corr r0 bad
+
+	follow_start --max-error 1s
+	wait_until 5 usable || fail "not usable with --max-error 1s: $(cat "$TMP/follow.log")"
+	# chronyd's time minus the kernel clock, s (field 5 of chronyc -c)
+	corr=$(n "$SRV" chronyc -c -h "$SOCK" tracking | cut -d, -f5)
+	diag "correction $corr s"
+	r0=$(counter replies)
+	probe 0.02 1
+	assert_range "$(wc -l <"$TMP/probe.out")" 25 60 "replies"
+	assert_eq "$(($(counter replies) - r0))" "$(wc -l <"$TMP/probe.out")" "all from ntpk"
+	bad=$(awk -v c="$corr" '
+		{
+			lo = $1 + c * 1e9; hi = $2 + c * 1e9; t = $8
+			err = t < lo ? lo - t : (t > hi ? t - hi : 0)
+			if (err > $7 + $6 / 2 || $7 < (c < 0 ? -c : c) * 1e9)
+				print "error " err " ns, rootdisp " $7 " rootdelay " $6
+		}' "$TMP/probe.out")
+	assert_eq "$bad" "" "replies whose error exceeds rootdisp + rootdelay/2"
+}
+run_test error_within_served_dispersion within_dispersion
+
+# ---- 10 ----
+sigterm()
+{
+	local rc=0
+
+	kill -TERM "$FOLLOW"
+	wait "$FOLLOW" || rc=$?
+	FOLLOW=
+	assert_eq "$rc" 0 "exit status"
+	! usable || fail "usable after follow stopped"
+	shows follow-stopped || fail "show: $(n "$SRV" ntpkctl show)"
+	assert_eq "$(logged 'follow: Terminated: withdrawn (follow-stopped), exiting$')" 1 "logged"
+}
+run_test sigterm_withdrawn_follow_stopped sigterm
+
+sed 's/^/# follow: /' "$TMP/follow.log" | tail -n 20
+ktap_finish

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Choosing a source, and what the sources share: waiting with follow's
+ * signal mask, monotonic arithmetic, the clock's precision.  See source.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "report.h"
+#include "source.h"
+
+int src_open(const char *spec, struct source **srcp)
+{
+	struct stat st;
+
+	if (!strcmp(spec, "chronyd"))
+		return src_chronyd_open(SRC_CHRONYD_SOCKET, srcp);
+	if (!strncmp(spec, "chronyd:", 8))
+		return src_chronyd_open(spec + 8, srcp);
+	if (strcmp(spec, "auto"))
+		return src_ntp_open(spec, srcp);
+	/*
+	 * A socket we may not look at is still chronyd's: following it then
+	 * says why it cannot, instead of quietly polling over NTP.
+	 */
+	if (stat(SRC_CHRONYD_SOCKET, &st) == 0 ||
+	    (errno != ENOENT && errno != ENOTDIR))
+		return src_chronyd_open(SRC_CHRONYD_SOCKET, srcp);
+	return src_ntp_open(SRC_NTP_DEFAULT, srcp);
+}
+
+void src_close(struct source *src)
+{
+	if (src)
+		src->ops->close(src);
+}
+
+int64_t src_mono_diff_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (a->tv_sec - b->tv_sec) * SRC_NSEC_PER_SEC +
+	       (a->tv_nsec - b->tv_nsec);
+}
+
+void src_add_ns(struct timespec *t, int64_t ns)
+{
+	t->tv_sec += ns / SRC_NSEC_PER_SEC;
+	t->tv_nsec += ns % SRC_NSEC_PER_SEC;
+	if (t->tv_nsec >= SRC_NSEC_PER_SEC) {
+		t->tv_sec++;
+		t->tv_nsec -= SRC_NSEC_PER_SEC;
+	} else if (t->tv_nsec < 0) {
+		t->tv_sec--;
+		t->tv_nsec += SRC_NSEC_PER_SEC;
+	}
+}
+
+int src_wait(const struct source *src, int fd, const struct timespec *deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct timespec now, rel;
+	int64_t left;
+	int n;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = src_mono_diff_ns(deadline, &now);
+		if (left <= 0)
+			return 0;
+		rel.tv_sec = left / SRC_NSEC_PER_SEC;
+		rel.tv_nsec = left % SRC_NSEC_PER_SEC;
+		/* Signals are blocked but inside ppoll: none slips in between. */
+		n = ppoll(fd >= 0 ? &pfd : NULL, fd >= 0, &rel, src->waitmask);
+		if (n < 0)
+			return -errno;
+		if (n > 0)
+			return 1;
+	}
+}
+
+void src_set(struct src_reading *r, enum src_status s, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = s;
+	va_start(ap, fmt);
+	vsnprintf(r->why, sizeof(r->why), fmt, ap);
+	va_end(ap);
+}
+
+int8_t src_clock_precision(void)
+{
+	struct timespec a, b;
+	int64_t d, best = SRC_NSEC_PER_SEC;
+	int i, k;
+
+	clock_gettime(CLOCK_REALTIME, &a);
+	for (i = 0; i < 1000; i++) {
+		clock_gettime(CLOCK_REALTIME, &b);
+		d = src_mono_diff_ns(&b, &a);
+		if (d > 0 && d < best)
+			best = d;
+		a = b;
+	}
+	/* The smallest k with 2^k s >= best: ceil(log2(best / 10^9)). */
+	for (k = -30; k < 0; k++)
+		if ((uint64_t)best << -k <= (uint64_t)SRC_NSEC_PER_SEC)
+			break;
+	return (int8_t)k;
+}
