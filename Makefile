@@ -4,8 +4,10 @@
 #
 #   make            kmod/ntpk.ko and userspace/ntpkctl (W=1 passes through)
 #   make deps       install the Debian packages everything needs
-#   make check      deps, warning-free build (W=1), host unit tests, then the
-#                   guest suite (selftests/run under scripts/vm-run)
+#   make check      deps, warning-free build (W=1), host unit tests, the DKMS
+#                   build, the guest smoke test from checkouts in many places
+#                   (scripts/check-locations), the guest suite (selftests/run
+#                   under scripts/vm-run), bench-smoke; prints its wall time
 #   make unit       host unit tests of the NTP packet core and of ntpkctl's
 #                   NTP wire helpers (KTAP)
 #   make fuzz       a short libFuzzer run on the packet core
@@ -86,11 +88,14 @@ fuzz:
 # sub-makes re-read this file, so KDIR is found after deps installed the
 # headers.
 check: deps
-	$(MAKE) check-build
-	$(MAKE) unit
-	$(MAKE) check-deploy
-	$(MAKE) check-vm
-	$(MAKE) bench-smoke
+	@t0=$$(date +%s); rc=0; \
+	{ $(MAKE) check-build && $(MAKE) unit && $(MAKE) check-deploy && \
+	  $(MAKE) check-locations && $(MAKE) check-vm && \
+	  $(MAKE) bench-smoke; } || rc=$$?; \
+	t=$$(($$(date +%s) - t0)); \
+	echo "make check: $$([ $$rc -eq 0 ] && echo passed || echo FAILED)" \
+		"in $$((t / 60)) min $$((t % 60)) s (wall time, after deps)"; \
+	exit $$rc
 
 check-build: need-kdir
 	$(MAKE) -C $(KDIR) M=$(MDIR) clean
@@ -139,6 +144,9 @@ clean:
 
 check-deploy:
 	scripts/check-deploy
+
+check-locations:
+	scripts/check-locations
 
 bench:
 	bench/run

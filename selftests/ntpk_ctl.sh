@@ -631,7 +631,7 @@ test_ratelimit_cmds()
 	expect_out "  ratelimit: interval -2 burst 8 leak 0 kod off table-size 1024 v6-prefix 48" \
 		line "$ns" ratelimit
 	jparts "$ns"
-	is '{"enabled":false,"ports":[123],"max_age":5,"addresses":[],"ratelimit":{"enabled":true,"interval":-2,"burst":8,"leak":0,"kod":false,"table_size":1024,"v6_prefix":48}}' "$J_CONFIG"
+	is '{"enabled":false,"ports":[123],"max_age":5,"leap_window":2.000,"addresses":[],"ratelimit":{"enabled":true,"interval":-2,"burst":8,"leak":0,"kod":false,"table_size":1024,"v6_prefix":48}}' "$J_CONFIG"
 	ctl "$ns" ratelimit set interval -19 burst 255 leak 16 kod off table-size 2048 v6-prefix 128
 	expect_out "  ratelimit: interval -19 burst 255 leak 16 kod off table-size 2048 v6-prefix 128" \
 		line "$ns" ratelimit

@@ -174,7 +174,7 @@ flood_start()
 	cd - >/dev/null
 }
 
-ktap_plan 10
+ktap_plan 11
 
 configure
 flood_start
@@ -208,12 +208,42 @@ ktap_test "clean_after_churn" clean_after churn
 
 # --- 2. the daemon follow reads killed, then back ------------------------------------
 
+# What the flood is to chronyd: with ntpk off, all of it reaches chronyd,
+# which reads what it can.  The restart below is a real starvation case
+# only if the flood is far beyond that (issue 12: 10 times).
+sv_rx()
+{
+	n "$SRV" cat /sys/class/net/sv/statistics/rx_packets
+}
+chronyd_read()
+{
+	chronyc_in "$SRV" serverstats |
+		awk -F': *' '/^NTP packets received/ { print $2 }'
+}
+flood_beyond_chronyd()
+{
+	local rx0 c0 t0 offered served
+
+	n "$SRV" ntpkctl set disable
+	sleep 1
+	rx0=$(sv_rx)
+	c0=$(chronyd_read)
+	t0=$EPOCHREALTIME
+	sleep 3
+	offered=$(($(sv_rx) - rx0))
+	served=$(($(chronyd_read) - c0))
+	n "$SRV" ntpkctl set enable
+	echo "# in $(elapsed "$t0") s: $offered requests reached the server, chronyd read $served:" \
+		"the flood is $((offered / (served > 0 ? served : 1))) times what chronyd takes"
+	[ "$offered" -ge $((10 * served)) ]
+}
+ktap_test "flood_is_10x_what_chronyd_can_read" flood_beyond_chronyd
+
 n "$SRV" ntpkctl state clear
 # chronyd's command socket: a kill -9 leaves it refusing (daemon-gone).
-# The bound is loose on purpose: this is about the lifecycle; the pushed
-# dispersion covers chronyd's correction whatever the bound.
+# It carries no client traffic, so the flood cannot starve it.
 bg_run "$SRV" ntpkctl follow \
-	--source "chronyd:$(__chrony_dir "$SRV")/chronyd.sock" --max-error 1s \
+	--source "chronyd:$(__chrony_dir "$SRV")/chronyd.sock" \
 	2>"$TMP/follow.err"
 FOLLOW=$BG_PID
 daemon_killed()
@@ -232,8 +262,18 @@ daemon_killed()
 ktap_test "daemon_killed_state_cleared_flood_to_stack" daemon_killed
 daemon_back()
 {
+	local t_sync
+
 	chronyd_server "$SRV" 3
+	wait_until 20 eval 'chronyc_in "$SRV" -n tracking |
+		grep -q "^Leap status *: Normal"'
+	t_sync=$EPOCHREALTIME
 	wait_until 20 eval 'n "$SRV" ntpkctl -j show | grep -q "\"usable\":true"'
+	# Within 2 s of chronyd being synchronised, under the flood, on any
+	# kernel (not stretched by NTPK_SLOW): measured with the polling
+	# above, so an upper bound.
+	echo "# state back $(elapsed "$t_sync") s after chronyd was synchronised"
+	[ "${EPOCHREALTIME/./}" -le $((${t_sync/./} + 2000000)) ]
 	grows replies 500
 }
 ktap_test "daemon_restarted_ntpk_answers_again" daemon_back
