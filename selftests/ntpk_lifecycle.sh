@@ -46,7 +46,7 @@ CHURN_RATE=100
 # The flood; on a slow kernel (NTPK_SLOW, see lib.sh) far less of it.
 # (follow reads chronyd's command socket, which the flood does not reach,
 # so the state comes back however deep chronyd's NTP socket queue is.)
-FLOOD_PPS=$((20000 / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW))
+FLOOD_PPS=${NTPK_FLOOD_PPS:-$((20000 / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW))}
 CHURN_SECONDS=5
 
 require_cmd ip trafgen modprobe chronyd chronyc dmesg "$PY" ntpkctl
@@ -81,7 +81,22 @@ n "$RTR" ip neigh replace $S4 lladdr "$SM" dev rs nud permanent
 n "$RTR" ip neigh replace $S6 lladdr "$SM" dev rs nud permanent
 n "$RTR" ip neigh replace $C4 lladdr "$CM" dev rc nud permanent
 n "$RTR" ip neigh replace $C6 lladdr "$CM" dev rc nud permanent
-chronyd_server "$SRV" 3
+# The daemon gets a tenth of a CPU (a cgroup's cpu.max): what it can take
+# is then a small part of the flood, as on a pool node at 10 times its
+# daemon's capacity (the generator here cannot offer 10 times what an
+# unrestricted chronyd reads under emulation).  Made before chronyd
+# starts, so that it is removed after chronyd is stopped.
+CG=/sys/fs/cgroup/ntpk-lifecycle-$$
+echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
+mkdir "$CG"
+defer rmdir "$CG"
+echo "10000 100000" >"$CG/cpu.max"
+chronyd_starved()
+{
+	chronyd_server "$SRV" 3
+	cat "$(__chrony_dir "$SRV")/chronyd.pid" >"$CG/cgroup.procs"
+}
+chronyd_starved
 
 # Valid v4 and v6 requests, a 48-byte mode 6 query, a 12-byte request.
 # (trafgen 0.6.8 leaves the ethertype 0 for ipv6(): given here.)
@@ -264,7 +279,7 @@ daemon_back()
 {
 	local t_sync
 
-	chronyd_server "$SRV" 3
+	chronyd_starved
 	wait_until 20 eval 'chronyc_in "$SRV" -n tracking |
 		grep -q "^Leap status *: Normal"'
 	t_sync=$EPOCHREALTIME
