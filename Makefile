@@ -4,8 +4,11 @@
 #
 #   make            kmod/ntpk.ko and userspace/ntpkctl (W=1 passes through)
 #   make deps       install the Debian packages everything needs
-#   make check      deps, warning-free build (W=1), host unit tests, then the
-#                   guest suite (selftests/run under scripts/vm-run)
+#   make check      deps, warning-free build (W=1) against every supported
+#                   kernel's headers, host unit tests, DKMS for each kernel,
+#                   then the guest suite (selftests/run under scripts/vm-run)
+#                   on KVER and then on the other kernels
+#   make check-vm   the guest suite on KVER (VM_TESTS= picks tests)
 #   make unit       host unit tests of the NTP packet core and of ntpkctl's
 #                   NTP wire helpers (KTAP)
 #   make fuzz       a short libFuzzer run on the packet core
@@ -122,6 +125,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) check-deploy
 	$(MAKE) check-vm
+	$(MAKE) check-vm-kernels
 	$(MAKE) bench-smoke
 
 check-build: need-kdir
@@ -151,6 +155,19 @@ check-vm: need-kdir
 	$(MAKE) module guest-deps
 	$(VM_RUN) --cpus 2 --timeout $(VM_TIMEOUT) -- selftests/run $(VM_TESTS)
 
+# The guest suite again on each other kernel ntpk supports that a guest can
+# boot (scripts/kernels --bootable: Debian 12's 6.1 or 6.12, whichever KVER
+# is not), each with the module built for it; then kmod/ntpk.ko is KVER's
+# again.  VM_TESTS_KERNELS picks the tests there (default: all of them).
+VM_TESTS_KERNELS ?= $(VM_TESTS)
+check-vm-kernels:
+	@for k in $(filter-out $(KVER),$(shell "$(CURDIR)/scripts/kernels" --bootable)); do \
+		echo "check-vm-kernels: the guest suite on $$k"; \
+		$(MAKE) check-vm KVER=$$k KDIR=/lib/modules/$$k/build \
+			VM_TESTS="$(VM_TESTS_KERNELS)" || rc=1; \
+	done; \
+	$(MAKE) module && exit $${rc:-0}
+
 demo: deps
 	$(MAKE) all guest-deps
 	$(VM_RUN) -- scripts/demo
@@ -175,7 +192,8 @@ clean:
 	rm -rf bench/out
 
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
-	check-build check-vm check-deploy check-debug check-locations bench \
+	check-build check-vm check-vm-kernels check-deploy check-debug \
+	check-locations bench \
 	bench-smoke demo demo-soak \
 	clean install uninstall dkms-install dkms-remove
 
