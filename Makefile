@@ -4,10 +4,13 @@
 #
 #   make            kmod/ntpk.ko and userspace/ntpkctl (W=1 passes through)
 #   make deps       install the Debian packages everything needs
-#   make check      deps, warning-free build (W=1), host unit tests, the DKMS
-#                   build, the guest smoke test from checkouts in many places
+#   make check      deps, warning-free build (W=1) against every supported
+#                   kernel's headers, host unit tests, DKMS for each kernel,
+#                   the guest smoke test from checkouts in many places
 #                   (scripts/check-locations), the guest suite (selftests/run
-#                   under scripts/vm-run), bench-smoke; prints its wall time
+#                   under scripts/vm-run) on KVER, a subset of it on the
+#                   other kernels, bench-smoke; prints its wall time
+#   make check-vm   the guest suite on KVER (VM_TESTS= picks tests)
 #   make unit       host unit tests of the NTP packet core and of ntpkctl's
 #                   NTP wire helpers (KTAP)
 #   make fuzz       a short libFuzzer run on the packet core
@@ -19,29 +22,57 @@
 #   make install    see "install" below (DESTDIR, PREFIX, KVER)
 #   make clean      back to the tree as cloned
 #
-# KDIR is the kernel build tree: the running kernel's if its headers are
-# installed, else the newest /lib/modules/V/build with a /boot/vmlinuz-V.
-# The guests boot that same kernel: its release goes to scripts/vm-run as
-# NTPK_KVER.  VM_TIMEOUT (seconds) bounds the guest suite.
+# KVER is the kernel under test, for make, check and demo alike: the module
+# is built against its headers (KDIR, /lib/modules/KVER/build) and the
+# guests boot it (/boot/vmlinuz-KVER; NTPK_KVER for scripts/vm-run).
+#
+#   make check KVER=6.12.118+deb12-amd64    make demo KVER=6.1.0-57-amd64
+#
+# Without KVER: the running kernel when its headers are installed, else the
+# newest installed kernel ntpk supports, 6.1 or later with headers and a
+# /boot/vmlinuz (scripts/kernels).  KDIR=/path/to/build instead of KVER
+# takes the release from that tree.  The choice is printed once.
+# check-build and check-deploy build for every supported kernel installed
+# (scripts/kernels; make deps installs Debian 12's 6.1 and 6.12), the guest
+# suite runs on KVER.  VM_TIMEOUT (seconds) bounds the guest suite.
 
+# KVER_GIVEN: KVER (or NTPK_KVER) came from the command line or the
+# environment, not from the default; make install wants to know.
+KVER_GIVEN := $(strip $(KVER)$(NTPK_KVER))
+ifneq ($(KVER),)
+KVER_WHY := KVER=$(KVER)
+else ifneq ($(NTPK_KVER),)
+KVER := $(NTPK_KVER)
+KVER_WHY := NTPK_KVER=$(KVER)
+else ifneq ($(KDIR),)
+KVER := $(patsubst /lib/modules/%/build,%,$(filter /lib/modules/%/build,$(KDIR:/=)))
+ifeq ($(KVER),)
+KVER := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+endif
+KVER_WHY := from KDIR=$(KDIR)
+else
+KVER_CHOICE := $(shell "$(CURDIR)/scripts/kernels" --default)
+KVER := $(word 1,$(KVER_CHOICE))
+KVER_WHY := $(wordlist 2,100,$(KVER_CHOICE))
+endif
 ifeq ($(KDIR),)
-KDIR := $(shell \
-	d=/lib/modules/$$(uname -r)/build; \
-	if [ -d "$$d" ]; then echo "$$d"; exit; fi; \
-	for v in $$(ls /lib/modules 2>/dev/null | sort -rV); do \
-		if [ -d /lib/modules/$$v/build ] && [ -e /boot/vmlinuz-$$v ]; then \
-			echo /lib/modules/$$v/build; exit; \
-		fi; \
-	done)
+KDIR := $(if $(KVER),/lib/modules/$(KVER)/build)
 endif
+NTPK_KVER := $(KVER)
+export KVER NTPK_KVER
 
-ifeq ($(NTPK_KVER),)
-NTPK_KVER := $(patsubst /lib/modules/%/build,%,$(filter /lib/modules/%/build,$(KDIR:/=)))
-ifeq ($(NTPK_KVER),)
-NTPK_KVER := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+# Say which kernel once per make check (the sub-makes inherit KVER), and
+# not for goals that never touch a kernel.
+QUIET_GOALS := deps unit fuzz userspace guest-deps install uninstall \
+	dkms-install dkms-remove clean
+ifneq ($(KVER),)
+ifeq ($(NTPK_KVER_SHOWN),)
+ifneq ($(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(info ntpk: kernel under test: $(KVER) ($(KVER_WHY)))
+endif
+export NTPK_KVER_SHOWN := 1
 endif
 endif
-export NTPK_KVER
 
 # kbuild cannot build a module whose directory has a space in its path
 # (M= is split on it): build through a symlink that has none.
@@ -83,15 +114,19 @@ fuzz:
 	$(MAKE) -C selftests/unit fuzz
 
 # The module is rebuilt from scratch with W=1 so that every warning shows up
-# (kbuild would skip unchanged objects); any "warning:" fails, in the module,
-# ntpkctl or the test helpers alike (modpost's "WARNING:" too).  The
-# sub-makes re-read this file, so KDIR is found after deps installed the
-# headers.
+# (kbuild would skip unchanged objects), against every supported kernel's
+# headers installed (CHECK_KVERS; make deps installs Debian 12's 6.1 and
+# 6.12) and then KVER's, which leaves kmod/ntpk.ko built for the kernel under
+# test.  Any "warning:" fails, in the module, ntpkctl or the test helpers
+# alike (modpost's "WARNING:" too).  The sub-makes re-read this file, so the
+# kernel is found after deps installed the headers.
+CHECK_KVERS ?= $(shell "$(CURDIR)/scripts/kernels")
+
 check: deps
 	@t0=$$(date +%s); rc=0; \
 	{ $(MAKE) check-build && $(MAKE) unit && $(MAKE) check-deploy && \
 	  $(MAKE) check-locations && $(MAKE) check-vm && \
-	  $(MAKE) bench-smoke; } || rc=$$?; \
+	  $(MAKE) check-vm-kernels && $(MAKE) bench-smoke; } || rc=$$?; \
 	t=$$(($$(date +%s) - t0)); \
 	echo "make check: $$([ $$rc -eq 0 ] && echo passed || echo FAILED)" \
 		"in $$((t / 60)) min $$((t % 60)) s (wall time, after deps)"; \
@@ -102,8 +137,14 @@ check-build: need-kdir
 	$(MAKE) -C userspace clean
 	$(MAKE) -C selftests clean
 	@log=$$(mktemp); rc=0; \
-	{ $(MAKE) -C $(KDIR) M=$(MDIR) W=1 modules && \
-	  $(MAKE) -C userspace && $(MAKE) -C selftests; } >$$log 2>&1 || rc=$$?; \
+	for k in $(filter-out $(KVER),$(CHECK_KVERS)); do \
+		echo "check-build: W=1 against $$k"; \
+		$(MAKE) -C /lib/modules/$$k/build M=$(MDIR) W=1 modules && \
+		$(MAKE) -C /lib/modules/$$k/build M=$(MDIR) clean || { rc=1; break; }; \
+	done >$$log 2>&1; \
+	[ $$rc -ne 0 ] || { echo "check-build: W=1 against $(KVER)"; \
+	  $(MAKE) -C $(KDIR) M=$(MDIR) W=1 modules && \
+	  $(MAKE) -C userspace && $(MAKE) -C selftests; } >>$$log 2>&1 || rc=$$?; \
 	cat $$log; \
 	if [ $$rc -eq 0 ] && grep -qi 'warning:' $$log; then \
 		echo "check: the build printed warnings:" >&2; \
@@ -111,8 +152,29 @@ check-build: need-kdir
 	fi; \
 	rm -f $$log; exit $$rc
 
-check-vm:
-	$(VM_RUN) --cpus 2 --timeout $(VM_TIMEOUT) -- selftests/run
+# The guest suite on KVER, with kmod/ntpk.ko (re)built for it:
+#   make check-vm KVER=6.12.118+deb12-amd64 [VM_TESTS="ntpk_vm.sh ..."]
+# VM_TESTS picks tests (default: all of them, selftests/run's list).
+check-vm: need-kdir
+	$(MAKE) module guest-deps
+	$(VM_RUN) --cpus 2 --timeout $(VM_TIMEOUT) -- selftests/run $(VM_TESTS)
+
+# The guest suite again on each other kernel ntpk supports that a guest can
+# boot (scripts/kernels --bootable: Debian 12's 6.1 or 6.12, whichever KVER
+# is not), each with the module built for it; then kmod/ntpk.ko is KVER's
+# again.  VM_TESTS_KERNELS picks the tests there; by default the ones that
+# touch what differs between kernels (the hook and skb, generic netlink,
+# namespaces and unload, timekeeping), to keep make check near 20 minutes:
+# the whole suite on 6.12 passes too (VM_TESTS_KERNELS= for all of it).
+VM_TESTS_KERNELS ?= ntpk_smoke.sh ntpk_fastpath.sh ntpk_badinput.sh \
+	ntpk_ctl.sh ntpk_lifecycle.sh ntpk_truth.sh ntpk_leap.sh
+check-vm-kernels:
+	@for k in $(filter-out $(KVER),$(shell "$(CURDIR)/scripts/kernels" --bootable)); do \
+		echo "check-vm-kernels: the guest suite on $$k"; \
+		$(MAKE) check-vm KVER=$$k KDIR=/lib/modules/$$k/build \
+			VM_TESTS="$(VM_TESTS_KERNELS)" || rc=1; \
+	done; \
+	$(MAKE) module && exit $${rc:-0}
 
 demo: deps
 	$(MAKE) all guest-deps
@@ -138,7 +200,8 @@ clean:
 	rm -rf bench/out
 
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
-	check-build check-vm check-deploy check-debug check-locations bench \
+	check-build check-vm check-vm-kernels check-deploy check-debug \
+	check-locations bench \
 	bench-smoke demo demo-soak \
 	clean install uninstall dkms-install dkms-remove
 
@@ -170,12 +233,17 @@ check-debug: deps
 #
 # DESTDIR stages everything under a root (no depmod, no dkms commands: with
 # DESTDIR, dkms-install only stages /usr/src/ntpk-VERSION, for packaging).
-# PREFIX defaults to /usr/local.  KVER is the release the built module is
-# for (its vermagic), else the running kernel's.  VERSION comes from
-# dkms.conf.
+# PREFIX defaults to /usr/local.  VERSION comes from dkms.conf.
+#
+# KVER here: install and uninstall use KVER when it is given, else the
+# release the built kmod/ntpk.ko is for (its vermagic), else the kernel
+# under test.  dkms-install builds and installs for KVER when it is given,
+# else for every installed kernel ntpk supports (scripts/kernels); DKMS
+# then builds it for each kernel installed later (AUTOINSTALL).
 PREFIX ?= /usr/local
 NTPK_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
-KVER ?= $(or $(shell modinfo -F vermagic kmod/ntpk.ko 2>/dev/null | cut -d' ' -f1),$(shell uname -r))
+INSTALL_KVER = $(if $(KVER_GIVEN),$(KVER),$(or $(shell modinfo -F vermagic kmod/ntpk.ko 2>/dev/null | cut -d' ' -f1),$(KVER)))
+DKMS_KVERS = $(if $(KVER_GIVEN),$(KVER),$(shell "$(CURDIR)/scripts/kernels"))
 DKMS_SRC = $(DESTDIR)/usr/src/ntpk-$(NTPK_VERSION)
 # What DKMS builds from: the Kbuild files, the module's sources and headers
 # and the uapi header; not kbuild's generated *.mod.c.
@@ -184,20 +252,27 @@ DKMS_FILES = dkms.conf Kbuild kmod/Kbuild kmod/uapi/linux/ntpk.h \
 
 install:
 	@test -f kmod/ntpk.ko || { echo "install: no kmod/ntpk.ko: run make first" >&2; exit 1; }
-	install -D -m 0644 kmod/ntpk.ko $(DESTDIR)/lib/modules/$(KVER)/updates/ntpk.ko
-	$(if $(DESTDIR),,depmod -a $(KVER))
+	install -D -m 0644 kmod/ntpk.ko $(DESTDIR)/lib/modules/$(INSTALL_KVER)/updates/ntpk.ko
+	$(if $(DESTDIR),,depmod -a $(INSTALL_KVER))
 	$(MAKE) -C userspace install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 uninstall:
-	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/ntpk.ko
-	$(if $(DESTDIR),,depmod -a $(KVER))
+	rm -f $(DESTDIR)/lib/modules/$(INSTALL_KVER)/updates/ntpk.ko
+	$(if $(DESTDIR),,depmod -a $(INSTALL_KVER))
 	$(MAKE) -C userspace uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 dkms-install:
-	@if [ -z "$(DESTDIR)" ] && [ -e /lib/modules/$(KVER)/updates/ntpk.ko ]; then \
-		echo "dkms-install: make uninstall first (/lib/modules/$(KVER)/updates/ntpk.ko)" >&2; \
-		exit 1; \
-	fi
+ifeq ($(DESTDIR),)
+	@test -n "$(DKMS_KVERS)" || { \
+		echo "dkms-install: no kernel headers to build against: run make deps" >&2; \
+		exit 1; }
+	@for k in $(DKMS_KVERS); do \
+		if [ -e /lib/modules/$$k/updates/ntpk.ko ]; then \
+			echo "dkms-install: make uninstall KVER=$$k first (/lib/modules/$$k/updates/ntpk.ko)" >&2; \
+			exit 1; \
+		fi; \
+	done
+endif
 ifeq ($(DESTDIR),)
 	if [ -n "$$(dkms status -m ntpk -v $(NTPK_VERSION))" ]; then \
 		dkms remove -m ntpk -v $(NTPK_VERSION) --all; \
@@ -209,7 +284,9 @@ endif
 	done
 ifeq ($(DESTDIR),)
 	dkms add -m ntpk -v $(NTPK_VERSION)
-	dkms install -m ntpk -v $(NTPK_VERSION) -k $(KVER)
+	for k in $(DKMS_KVERS); do \
+		dkms install -m ntpk -v $(NTPK_VERSION) -k $$k || exit 1; \
+	done
 endif
 
 dkms-remove:

@@ -102,9 +102,9 @@ static bool addr6_served(const struct ntpk_config *cfg,
  */
 static ktime_t rx_time(const struct sk_buff *skb)
 {
-	if (skb->tstamp && !skb->mono_delivery_time)
-		return skb->tstamp;
-	return ktime_get_real();
+	ktime_t t = skb_tstamp(skb);
+
+	return t ? t : ktime_get_real();
 }
 
 static u64 ktime_to_ntp(ktime_t t)

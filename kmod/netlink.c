@@ -762,15 +762,15 @@ static int ntpk_nl_addr_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-static int ntpk_nl_pre_doit(const struct genl_ops *ops, struct sk_buff *skb,
-			    struct genl_info *info)
+static int ntpk_nl_pre_doit(const struct genl_split_ops *ops,
+			    struct sk_buff *skb, struct genl_info *info)
 {
 	mutex_lock(&ntpk_net(genl_info_net(info))->lock);
 	return 0;
 }
 
-static void ntpk_nl_post_doit(const struct genl_ops *ops, struct sk_buff *skb,
-			      struct genl_info *info)
+static void ntpk_nl_post_doit(const struct genl_split_ops *ops,
+			      struct sk_buff *skb, struct genl_info *info)
 {
 	mutex_unlock(&ntpk_net(genl_info_net(info))->lock);
 }

@@ -21,7 +21,6 @@
 #include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
-#include <asm/unaligned.h>
 
 #include "uapi/linux/ntpk.h"
 #include "ratelimit.h"
