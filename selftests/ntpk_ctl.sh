@@ -638,7 +638,7 @@ test_ratelimit_cmds()
 	ctl "$ns" ratelimit off
 	expect_out "  ratelimit: off" line "$ns" ratelimit
 	jparts "$ns"
-	is "{\"enabled\":false,\"ports\":[123],\"max_age\":5,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
+	is "{\"enabled\":false,\"ports\":[123],\"max_age\":5,\"leap_window\":2.000,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
 }
 
 test_usage_errors()
