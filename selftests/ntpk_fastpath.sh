@@ -333,8 +333,12 @@ ktap_test "reassembled_request_passed_to_chronyd" reassembled_to_chronyd
 
 n "$SRV" ntpkctl set max-age 5
 n "$SRV" ntpkctl state clear
+# The NTP source's error is |offset| + rtt/2 over loopback; on an emulated
+# guest switching its two vCPUs in turns that can pass the default 1 ms,
+# and a withdrawal is not what this subtest is about (ntpk_truth.sh and
+# ntpk_bound.sh test the bound).
 bg_run "$SRV" ntpkctl follow --source 127.0.0.1:123 --interval 1 \
-	2>"$TMP/follow.err"
+	--max-error 50ms 2>"$TMP/follow.err"
 FOLLOW=$BG_PID
 follow_feeds_state()
 {
