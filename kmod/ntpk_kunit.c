@@ -592,9 +592,17 @@ static u32 saturate(u32 disp, __uint128_t inc)
  */
 static u32 disp_exact(u32 disp, u64 age, u32 rate)
 {
-	__uint128_t num = (__uint128_t)age * rate * 65536;
+	/*
+	 * age * rate * 2^16 / (2^18 * 5^18) is age * rate / (4 * 5^18); the
+	 * kernel has no 128-bit division, so the quotient comes from
+	 * mul_u64_u64_div_u64() and the rounding from comparing products.
+	 */
+	const u64 den = 4 * 3814697265625ULL;
+	u64 q = mul_u64_u64_div_u64(age, rate, den);
 
-	return saturate(disp, (num + E18 - 1) / E18);
+	if ((__uint128_t)q * den != (__uint128_t)age * rate)
+		q++;
+	return saturate(disp, q);
 }
 
 /*
