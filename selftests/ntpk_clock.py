@@ -95,29 +95,37 @@ def cmd_upstream(a):
 			s.sendto(reply, peer)
 
 
-def cmd_probe(a):
-	with open(a.base_file) as f:
-		base = int(f.read())
+def client_socket(a):
 	fam = socket.AF_INET6 if ':' in a.server else socket.AF_INET
 	s = socket.socket(fam, socket.SOCK_DGRAM)
 	s.connect((a.server, a.port))
+	s.settimeout(a.timeout)
+	return s
+
+
+def exchange(s):
+	"""One v4 client request with a random transmit timestamp; the reply
+	that echoes it, or None after the socket's timeout."""
+	cookie = os.urandom(8)
+	s.send(bytes([0x23]) + bytes(39) + cookie)
+	while True:
+		try:
+			b = s.recv(1024)
+		except socket.timeout:
+			return None
+		if len(b) >= 48 and b[24:32] == cookie:
+			return b
+
+
+def cmd_probe(a):
+	with open(a.base_file) as f:
+		base = int(f.read())
+	s = client_socket(a)
 	answered = bad = 0
 	worst = 0.0
 	for i in range(a.count):
-		cookie = os.urandom(8)
-		req = bytes([0x23]) + bytes(39) + cookie
 		t1 = raw_ns() + base
-		s.send(req)
-		s.settimeout(a.timeout)
-		reply = None
-		while True:
-			try:
-				b = s.recv(1024)
-			except socket.timeout:
-				break
-			if len(b) >= 48 and b[24:32] == cookie:
-				reply = b
-				break
+		reply = exchange(s)
 		t4 = raw_ns() + base
 		if reply is None:
 			print(json.dumps({'n': i, 'answered': False}))
@@ -153,27 +161,16 @@ def cmd_probe(a):
 
 
 def cmd_watch(a):
-	fam = socket.AF_INET6 if ':' in a.server else socket.AF_INET
-	s = socket.socket(fam, socket.SOCK_DGRAM)
-	s.connect((a.server, a.port))
-	s.settimeout(a.timeout)
+	s = client_socket(a)
 	end = time.monotonic() + a.seconds
 	while time.monotonic() < end:
-		cookie = os.urandom(8)
 		sent = time.clock_gettime_ns(time.CLOCK_REALTIME)
-		s.send(bytes([0x23]) + bytes(39) + cookie)
+		b = exchange(s)
 		out = {'sent': sent / 1e9, 'answered': False}
-		while True:
-			try:
-				b = s.recv(1024)
-			except socket.timeout:
-				break
-			if len(b) >= 48 and b[24:32] == cookie:
-				t3 = ntp_to_ns(struct.unpack('!Q', b[40:48])[0],
-					       sent)
-				out.update(answered=True, li=b[0] >> 6,
-					   stratum=b[1], tx=t3 / 1e9)
-				break
+		if b is not None:
+			t3 = ntp_to_ns(struct.unpack('!Q', b[40:48])[0], sent)
+			out.update(answered=True, li=b[0] >> 6, stratum=b[1],
+				   tx=t3 / 1e9)
 		print(json.dumps(out))
 		sys.stdout.flush()
 		time.sleep(a.interval)
