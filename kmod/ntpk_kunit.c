@@ -607,12 +607,12 @@ static u32 disp_exact(u32 disp, u64 age, u32 rate)
 
 /*
  * The multiplier as documented: rate * 2^(16 + 62) / 1e18, rounded up;
- * the quotient from mul_u64_u64_div_u64() on 2^78 = 2^39 * 2^39, the
- * rounding from comparing the exact products.
+ * the quotient from mul_u64_u64_div_u64() on rate * 2^20 (below 2^52 for
+ * any u32 rate) times 2^58, the rounding from comparing the exact products.
  */
 static u64 mult_want(u32 rate)
 {
-	u64 q = mul_u64_u64_div_u64((u64)rate << 39, 1ULL << 39, E18);
+	u64 q = mul_u64_u64_div_u64((u64)rate << 20, 1ULL << 58, E18);
 
 	if ((__uint128_t)q * E18 != (__uint128_t)rate << 78)
 		q++;
