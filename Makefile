@@ -155,8 +155,12 @@ check-build: need-kdir
 # The guest suite on KVER, with kmod/ntpk.ko (re)built for it:
 #   make check-vm KVER=6.12.118+deb12-amd64 [VM_TESTS="ntpk_vm.sh ..."]
 # VM_TESTS picks tests (default: all of them, selftests/run's list).
+# ntpk_ntpsrc.sh follows ntpsec's ntpd, unpacked privately (it conflicts
+# with chrony): NTPK_NTPD and NTPK_NTPD_LIBS reach the guest.
 check-vm: need-kdir
 	$(MAKE) module guest-deps
+	eval "$$(scripts/ntpsec-unpack --env)" && \
+	NTPK_NTPD="$$NTPD" NTPK_NTPD_LIBS="$$NTPD_LD_LIBRARY_PATH" \
 	$(VM_RUN) --cpus 2 --timeout $(VM_TIMEOUT) -- selftests/run $(VM_TESTS)
 
 # The guest suite again on each other kernel ntpk supports that a guest can
