@@ -43,10 +43,10 @@ STATE_WORDS="leap 0 stratum 2 precision -20 refid 192.0.2.7
 	rootdelay 0.015625 rootdisp 0.0078125 reftime 0xe9a0c3b412345678"
 STATE_CHURN=0,2,-20,400,200,c0000207,e9a0c3b412345678
 CHURN_RATE=100
-# The flood; on a slow kernel (NTPK_SLOW, see lib.sh) far less of it.
+# The flood; on a slow kernel (NTPK_SLOW, see lib.sh) NTPK_SLOW times less.
 # (follow reads chronyd's command socket, which the flood does not reach,
 # so the state comes back however deep chronyd's NTP socket queue is.)
-FLOOD_PPS=${NTPK_FLOOD_PPS:-$((20000 / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW / NTPK_SLOW))}
+FLOOD_PPS=${NTPK_FLOOD_PPS:-$((20000 / NTPK_SLOW))}
 CHURN_SECONDS=5
 
 require_cmd ip trafgen modprobe chronyd chronyc dmesg "$PY" ntpkctl
@@ -93,12 +93,14 @@ throttle()
 	local pid
 
 	trap 'kill -CONT "$pid" 2>/dev/null; exit 0' TERM
+	trap - ERR
 	while :; do
 		pid=$(cat "$PIDFILE" 2>/dev/null) || pid=
+		# A stale pid (chronyd killed, not yet back) is no error.
 		if [ -n "$pid" ]; then
-			kill -STOP "$pid" 2>/dev/null
+			kill -STOP "$pid" 2>/dev/null || :
 			sleep 0.09
-			kill -CONT "$pid" 2>/dev/null
+			kill -CONT "$pid" 2>/dev/null || :
 		fi
 		sleep 0.01
 	done
@@ -294,11 +296,13 @@ daemon_back()
 		grep -q "^Leap status *: Normal"'
 	t_sync=$EPOCHREALTIME
 	wait_until 20 eval 'n "$SRV" ntpkctl -j show | grep -q "\"usable\":true"'
-	# Within 2 s of chronyd being synchronised, under the flood, on any
-	# kernel (not stretched by NTPK_SLOW): measured with the polling
-	# above, so an upper bound.
+	# Within 2 s of chronyd being synchronised, under the flood: measured
+	# with the polling above, so an upper bound.  On a slow kernel each
+	# poll (a process start) takes a good part of a second itself: there
+	# the bound is stretched, and the figure printed.
+	local t_back=$EPOCHREALTIME
 	echo "# state back $(elapsed "$t_sync") s after chronyd was synchronised"
-	[ "${EPOCHREALTIME/./}" -le $((${t_sync/./} + 2000000)) ]
+	[ "${t_back/./}" -le $((${t_sync/./} + 2000000 * NTPK_SLOW)) ]
 	grows replies 500
 }
 ktap_test "daemon_restarted_ntpk_answers_again" daemon_back
