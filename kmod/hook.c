@@ -13,15 +13,18 @@
 #include <linux/netdevice.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_bridge.h>
 #include <linux/netfilter_ipv6.h>
 #include <linux/skbuff.h>
 #include <linux/udp.h>
 #include <net/addrconf.h>
 #include <net/dst.h>
+#include <net/dst_metadata.h>
 #include <net/ip.h>
 #include <net/ip6_checksum.h>
 #include <net/ip6_route.h>
 #include <net/ipv6.h>
+#include <net/l3mdev.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/route.h>
 #include <net/xfrm.h>
@@ -54,10 +57,11 @@ struct ntpk_req {
 	__be16 sport;
 	__be16 dport;
 	ktime_t rx;
+	bool own_dst;		/* we attached the input route */
 	bool kod;
 	bool leaked;
 	bool leap_past;
-	s8 kod_poll;
+	s8 min_poll;		/* the rate limit's interval, as chronyd */
 };
 
 static bool port_served(const struct ntpk_config *cfg, __be16 port)
@@ -163,6 +167,8 @@ static enum ntpk_stats_attr check_payload(struct sk_buff *skb,
 static enum ntpk_stats_attr rate_limit(struct ntpk_req *r, struct ntpk_rl *rl,
 				       enum ntpk_rl_verdict v)
 {
+	/* chronyd's replies ask for a poll no shorter than its limit's. */
+	r->min_poll = ntpk_rl_params(rl)->interval;
 	switch (v) {
 	case NTPK_RL_PASS:
 		return 0;
@@ -171,7 +177,6 @@ static enum ntpk_stats_attr rate_limit(struct ntpk_req *r, struct ntpk_rl *rl,
 		return 0;
 	case NTPK_RL_KOD:
 		r->kod = true;
-		r->kod_poll = ntpk_rl_params(rl)->interval;
 		return 0;
 	case NTPK_RL_DROP:
 		break;
@@ -186,32 +191,52 @@ static void fill_ntp(struct ntpk_req *r, u8 *pkt)
 	u64 rx = ktime_to_ntp(r->rx);
 
 	if (r->kod) {
-		ntp_build_kod(pkt, r->kod_poll, rx);
+		ntp_build_kod(pkt, r->min_poll, rx);
 	} else {
 		u64 age = jiffies_to_nsecs(jiffies - st->stamp);
 
 		ntp_build_reply(pkt, &st->ntp,
 				ntp_disp_add(st->ntp.root_disp, age,
-					     st->disp_mult), rx);
+					     st->disp_mult), r->min_poll, rx);
 		if (r->leap_past)
 			ntp_set_leap(pkt, NTP_LEAP_NONE);
 	}
 }
 
+/* Finish a request that is not answered: count it and pass or drop it. */
+static unsigned int outcome(struct ntpk_net *nn, enum ntpk_stats_attr c)
+{
+	ntpk_count(nn, c);
+	switch (c) {
+	case NTPK_STATS_A_DROP_MALFORMED:
+	case NTPK_STATS_A_DROP_CHECKSUM:
+	case NTPK_STATS_A_RL_DROPPED:
+		return NF_DROP;
+	default:
+		return NF_ACCEPT;
+	}
+}
+
 /*
  * The request skb becomes the reply: drop everything the receive path left
- * on it that must not follow it out, and keep conntrack away.
+ * on it that must not follow it out (what skb_scrub_packet() clears for a
+ * packet that changes namespace, and the socket, priority, VLAN tag, hash,
+ * redirect bit and delivery time), and keep conntrack away.  A reply leaves
+ * as one from chronyd's socket would: priority 0, mark 0, no skb extension
+ * (secpath, bridge info), no trace flag.
  */
 static void scrub(struct sk_buff *skb, struct dst_entry *dst)
 {
 	skb_orphan(skb);
-	skb_dst_drop(skb);
+	skb_scrub_packet(skb, true);
 	skb_dst_set(skb, dst);
-	nf_reset_ct(skb);
 	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
-	skb->mark = 0;
-	skb_clear_tstamp(skb);
-	secpath_reset(skb);
+	skb->priority = 0;
+	__vlan_hwaccel_clear_tag(skb);
+	skb_clear_hash(skb);
+	skb_reset_redirect(skb);
+	/* Also a monotonic delivery time, which skb_clear_tstamp() keeps. */
+	skb_set_delivery_time(skb, 0, 0);
 	skb->ip_summed = CHECKSUM_NONE;
 }
 
@@ -227,15 +252,24 @@ static void count_sent(struct ntpk_req *r, int err)
 		ntpk_count(r->nn, NTPK_STATS_A_RL_LEAKED);
 }
 
+/*
+ * Routed as chronyd's reply is: from the request's destination address,
+ * with no output interface (chronyd sets one only for link-local clients),
+ * the configured DSCP, and through xfrm, so that IPsec policy applies.  A
+ * reply that cannot be routed is the daemon's to try.
+ */
 static unsigned int reply4(struct net *net, struct sk_buff *skb,
 			   struct ntpk_req *r)
 {
 	struct iphdr *iph = ip_hdr(skb);
+	u8 tos = r->cfg->dscp << 2;
 	struct flowi4 fl4 = {
 		.daddr = iph->saddr,
 		.saddr = iph->daddr,
+		.flowi4_tos = RT_TOS(tos),
 		.flowi4_proto = IPPROTO_UDP,
 		.flowi4_flags = FLOWI_FLAG_ANYSRC,
+		.flowi4_uid = sock_net_uid(net, NULL),
 		.fl4_sport = r->dport,
 		.fl4_dport = r->sport,
 	};
@@ -244,15 +278,12 @@ static unsigned int reply4(struct net *net, struct sk_buff *skb,
 	__be32 addr;
 
 	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt)) {
-		ntpk_count(r->nn, NTPK_STATS_A_DROP_ROUTE);
-		return NF_DROP;
-	}
+	if (IS_ERR(rt))
+		return outcome(r->nn, NTPK_STATS_A_PASS_ROUTE);
 	/* A source that routes back to us, or to a broadcast, is spoofed. */
 	if (rt->rt_type != RTN_UNICAST) {
 		ip_rt_put(rt);
-		ntpk_count(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
-		return NF_ACCEPT;
+		return outcome(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
 	}
 	/* Unshares the head only when the request is cloned (a tap). */
 	if (skb_ensure_writable(skb, skb->len)) {
@@ -268,7 +299,7 @@ static unsigned int reply4(struct net *net, struct sk_buff *skb,
 	addr = iph->saddr;
 	iph->saddr = iph->daddr;
 	iph->daddr = addr;
-	iph->tos = 0;
+	iph->tos = tos;
 	iph->ttl = ip4_dst_hoplimit(&rt->dst);
 	iph->frag_off = htons(IP_DF);
 	iph->id = 0;
@@ -288,14 +319,26 @@ static unsigned int reply4(struct net *net, struct sk_buff *skb,
 	return NF_STOLEN;
 }
 
+/* What a socket without IPV6_AUTOFLOWLABEL set gets (ip6_autoflowlabel()). */
+static bool auto_flowlabel(const struct net *net)
+{
+	u8 mode = READ_ONCE(net->ipv6.sysctl.auto_flowlabels);
+
+	return mode == IP6_AUTO_FLOW_LABEL_OPTOUT ||
+	       mode == IP6_AUTO_FLOW_LABEL_FORCED;
+}
+
 static unsigned int reply6(struct net *net, struct sk_buff *skb,
 			   struct ntpk_req *r)
 {
 	struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	u8 tclass = r->cfg->dscp << 2;
 	struct flowi6 fl6 = {
 		.daddr = ip6h->saddr,
 		.saddr = ip6h->daddr,
+		.flowlabel = ip6_make_flowinfo(tclass, 0),
 		.flowi6_proto = IPPROTO_UDP,
+		.flowi6_uid = sock_net_uid(net, NULL),
 		.fl6_sport = r->dport,
 		.fl6_dport = r->sport,
 	};
@@ -309,15 +352,17 @@ static unsigned int reply6(struct net *net, struct sk_buff *skb,
 	dst = ip6_route_output(net, NULL, &fl6);
 	if (dst->error) {
 		dst_release(dst);
-		ntpk_count(r->nn, NTPK_STATS_A_DROP_ROUTE);
-		return NF_DROP;
+		return outcome(r->nn, NTPK_STATS_A_PASS_ROUTE);
 	}
 	if ((dst->dev->flags & IFF_LOOPBACK) ||
-	    (((struct rt6_info *)dst)->rt6i_flags & RTF_LOCAL)) {
+	    (dst_rt6_info(dst)->rt6i_flags & RTF_LOCAL)) {
 		dst_release(dst);
-		ntpk_count(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
-		return NF_ACCEPT;
+		return outcome(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
 	}
+	/* As ip6_dst_lookup_flow() does for a socket: IPsec policy. */
+	dst = xfrm_lookup_route(net, dst, flowi6_to_flowi(&fl6), NULL, 0);
+	if (IS_ERR(dst))
+		return outcome(r->nn, NTPK_STATS_A_PASS_ROUTE);
 	if (skb_ensure_writable(skb, skb->len)) {
 		dst_release(dst);
 		ntpk_count(r->nn, NTPK_STATS_A_DROP_XMIT);
@@ -331,7 +376,8 @@ static unsigned int reply6(struct net *net, struct sk_buff *skb,
 	addr = ip6h->saddr;
 	ip6h->saddr = ip6h->daddr;
 	ip6h->daddr = addr;
-	ip6_flow_hdr(ip6h, 0, 0);
+	ip6_flow_hdr(ip6h, tclass,
+		     ip6_make_flowlabel(net, skb, 0, auto_flowlabel(net), &fl6));
 	ip6h->hop_limit = ip6_dst_hoplimit(dst);
 	uh->source = r->dport;
 	uh->dest = r->sport;
@@ -370,25 +416,87 @@ static enum ntpk_stats_attr check_udp(struct sk_buff *skb,
 	return 0;
 }
 
-/* Finish a request that is not answered: count it and pass or drop it. */
-static unsigned int outcome(struct ntpk_net *nn, enum ntpk_stats_attr c)
+/* br_netfilter runs our hook for bridged frames, turning OTHERHOST into HOST. */
+static bool bridged_otherhost(const struct sk_buff *skb)
 {
-	ntpk_count(nn, c);
-	switch (c) {
-	case NTPK_STATS_A_DROP_MALFORMED:
-	case NTPK_STATS_A_DROP_CHECKSUM:
-	case NTPK_STATS_A_RL_DROPPED:
-		return NF_DROP;
-	default:
-		return NF_ACCEPT;
-	}
+#if IS_ENABLED(CONFIG_BRIDGE_NETFILTER)
+	const struct nf_bridge_info *nb = nf_bridge_info_get(skb);
+
+	return nb && nb->pkt_otherhost;
+#else
+	return false;
+#endif
 }
 
-static unsigned int ntpk_ipv4_in(void *priv, struct sk_buff *skb,
-				 const struct nf_hook_state *state)
+/*
+ * Requests that arrive in a VRF are passed on: replies would have to be
+ * routed in the VRF's table, and whether a daemon listens there at all
+ * depends on its binding and on udp_l3mdev_accept.  The stack runs
+ * PRE_ROUTING twice for them, on the slave and then on the VRF device;
+ * count them once, on the slave.
+ */
+static bool in_vrf(const struct net_device *dev)
+{
+	return netif_is_l3_slave(dev) || netif_is_l3_master(dev);
+}
+
+/*
+ * Would the stack deliver the request to a local socket?  Its own input
+ * route says (ip rules, VRF tables, rp_filter, AnyIP routes, blackhole and
+ * prohibit routes, addresses on a down device), then the inbound IPsec
+ * policy that UDP checks before queueing to a socket.  The route is
+ * attached as ip_rcv_finish() would attach it; ntpk_pass() drops it again
+ * from a request we pass on, since mangle rules after us may still set the
+ * mark that policy routing keys on.
+ */
+static bool local4(struct sk_buff *skb, const struct iphdr *iph,
+		   struct ntpk_req *r)
+{
+	if (!skb_valid_dst(skb)) {
+		r->own_dst = true;
+		if (ip_route_input_noref(skb, iph->daddr, iph->saddr, iph->tos,
+					 skb->dev))
+			return false;
+	}
+	return skb_rtable(skb)->rt_type == RTN_LOCAL &&
+	       xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb);
+}
+
+static bool local6(struct sk_buff *skb, const struct ipv6hdr *ip6h,
+		   struct ntpk_req *r)
+{
+	struct flowi6 fl6 = {
+		.flowi6_iif = skb->dev->ifindex,
+		.daddr = ip6h->daddr,
+		.saddr = ip6h->saddr,
+		.flowlabel = ip6_flowinfo(ip6h),
+		.flowi6_mark = skb->mark,
+		.flowi6_proto = IPPROTO_UDP,
+		.fl6_sport = r->sport,
+		.fl6_dport = r->dport,
+	};
+	struct dst_entry *dst;
+
+	if (!skb_valid_dst(skb)) {
+		r->own_dst = true;
+		skb_dst_drop(skb);
+		dst = ip6_route_input_lookup(dev_net(skb->dev), skb->dev, &fl6,
+					     skb, RT6_LOOKUP_F_HAS_SADDR |
+					     RT6_LOOKUP_F_DST_NOREF);
+		skb_dst_set_noref(skb, dst);
+	}
+	dst = skb_dst(skb);
+	return !dst->error &&
+	       (dst_rt6_info(dst)->rt6i_flags & (RTF_LOCAL | RTF_ANYCAST)) ==
+	       RTF_LOCAL &&
+	       xfrm6_policy_check(NULL, XFRM_POLICY_IN, skb);
+}
+
+static unsigned int ipv4_in(struct sk_buff *skb,
+			    const struct nf_hook_state *state,
+			    struct ntpk_req *r)
 {
 	const struct iphdr *iph = ip_hdr(skb);
-	struct ntpk_req r = { .thoff = ip_hdrlen(skb) };
 	const struct udphdr *uh;
 	enum ntpk_stats_attr c;
 	struct udphdr _uh;
@@ -397,50 +505,51 @@ static unsigned int ntpk_ipv4_in(void *priv, struct sk_buff *skb,
 	/* Non-first fragments carry no port: not recognisably ours. */
 	if (iph->protocol != IPPROTO_UDP || (iph->frag_off & htons(IP_OFFSET)))
 		return NF_ACCEPT;
-	uh = skb_header_pointer(skb, r.thoff, sizeof(_uh), &_uh);
+	uh = skb_header_pointer(skb, r->thoff, sizeof(_uh), &_uh);
 	if (!uh)
 		return NF_ACCEPT;
-	r.nn = ntpk_net(state->net);
-	r.cfg = rcu_dereference(r.nn->cfg);
-	if (!port_served(r.cfg, uh->dest))
+	r->nn = ntpk_net(state->net);
+	r->cfg = rcu_dereference(r->nn->cfg);
+	if (!port_served(r->cfg, uh->dest) || netif_is_l3_master(skb->dev))
 		return NF_ACCEPT;
-	r.rx = rx_time(skb);
-	ntpk_count(r.nn, NTPK_STATS_A_REQUESTS);
+	r->rx = rx_time(skb);
+	ntpk_count(r->nn, NTPK_STATS_A_REQUESTS);
 
 	if (state->in->flags & IFF_LOOPBACK)
-		return outcome(r.nn, NTPK_STATS_A_PASS_LOOPBACK);
-	if (skb->pkt_type != PACKET_HOST || !addr4_served(r.cfg, iph->daddr) ||
-	    !__ip_dev_find(state->net, iph->daddr, false))
-		return outcome(r.nn, NTPK_STATS_A_PASS_NOT_OURS);
+		return outcome(r->nn, NTPK_STATS_A_PASS_LOOPBACK);
+	if (skb->pkt_type != PACKET_HOST || bridged_otherhost(skb) ||
+	    in_vrf(skb->dev) || !addr4_served(r->cfg, iph->daddr) ||
+	    !local4(skb, iph, r))
+		return outcome(r->nn, NTPK_STATS_A_PASS_NOT_OURS);
 	if (ip_is_fragment(iph) || IPCB(skb)->frag_max_size ||
-	    r.thoff != sizeof(*iph) || skb_is_gso(skb))
-		return outcome(r.nn, NTPK_STATS_A_PASS_UNUSUAL);
-	c = check_udp(skb, uh, &r);
+	    r->thoff != sizeof(*iph) || skb_is_gso(skb))
+		return outcome(r->nn, NTPK_STATS_A_PASS_UNUSUAL);
+	c = check_udp(skb, uh, r);
 	if (c)
-		return outcome(r.nn, c);
+		return outcome(r->nn, c);
 	if (!uh->source || ipv4_is_multicast(iph->saddr) ||
 	    ipv4_is_lbcast(iph->saddr) || ipv4_is_loopback(iph->saddr) ||
 	    ipv4_is_zeronet(iph->saddr))
-		return outcome(r.nn, NTPK_STATS_A_PASS_BAD_SOURCE);
-	if (uh->check && nf_ip_checksum(skb, state->hook, r.thoff, IPPROTO_UDP))
-		return outcome(r.nn, NTPK_STATS_A_DROP_CHECKSUM);
-	c = check_payload(skb, &r);
+		return outcome(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
+	if (uh->check && nf_ip_checksum(skb, state->hook, r->thoff, IPPROTO_UDP))
+		return outcome(r->nn, NTPK_STATS_A_DROP_CHECKSUM);
+	c = check_payload(skb, r);
 	if (c)
-		return outcome(r.nn, c);
-	rl = rcu_dereference(r.nn->rl);
+		return outcome(r->nn, c);
+	rl = rcu_dereference(r->nn->rl);
 	if (rl) {
-		c = rate_limit(&r, rl, ntpk_rl_check4(rl, iph->saddr));
+		c = rate_limit(r, rl, ntpk_rl_check4(rl, iph->saddr));
 		if (c)
-			return outcome(r.nn, c);
+			return outcome(r->nn, c);
 	}
-	return reply4(state->net, skb, &r);
+	return reply4(state->net, skb, r);
 }
 
-static unsigned int ntpk_ipv6_in(void *priv, struct sk_buff *skb,
-				 const struct nf_hook_state *state)
+static unsigned int ipv6_in(struct sk_buff *skb,
+			    const struct nf_hook_state *state,
+			    struct ntpk_req *r)
 {
 	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
-	struct ntpk_req r = { .thoff = sizeof(*ip6h) };
 	const struct udphdr *uh;
 	enum ntpk_stats_attr c;
 	struct udphdr _uh;
@@ -448,6 +557,7 @@ static unsigned int ntpk_ipv6_in(void *priv, struct sk_buff *skb,
 	bool unusual = false;
 	int addr_type;
 
+	r->thoff = sizeof(*ip6h);
 	if (ip6h->nexthdr != IPPROTO_UDP) {
 		u8 nexthdr = ip6h->nexthdr;
 		__be16 frag_off = 0;
@@ -456,54 +566,84 @@ static unsigned int ntpk_ipv6_in(void *priv, struct sk_buff *skb,
 		/* Extension headers: find out whether it is ours at all. */
 		if (!ipv6_ext_hdr(nexthdr))
 			return NF_ACCEPT;
-		off = ipv6_skip_exthdr(skb, r.thoff, &nexthdr, &frag_off);
+		off = ipv6_skip_exthdr(skb, r->thoff, &nexthdr, &frag_off);
 		if (off < 0 || nexthdr != IPPROTO_UDP ||
 		    (frag_off & htons(IP6_OFFSET)))
 			return NF_ACCEPT;
-		r.thoff = off;
+		r->thoff = off;
 		unusual = true;
 	}
-	uh = skb_header_pointer(skb, r.thoff, sizeof(_uh), &_uh);
+	uh = skb_header_pointer(skb, r->thoff, sizeof(_uh), &_uh);
 	if (!uh)
 		return NF_ACCEPT;
-	r.nn = ntpk_net(state->net);
-	r.cfg = rcu_dereference(r.nn->cfg);
-	if (!port_served(r.cfg, uh->dest))
+	r->nn = ntpk_net(state->net);
+	r->cfg = rcu_dereference(r->nn->cfg);
+	if (!port_served(r->cfg, uh->dest) || netif_is_l3_master(skb->dev))
 		return NF_ACCEPT;
-	r.rx = rx_time(skb);
-	ntpk_count(r.nn, NTPK_STATS_A_REQUESTS);
+	r->rx = rx_time(skb);
+	ntpk_count(r->nn, NTPK_STATS_A_REQUESTS);
 
 	if (state->in->flags & IFF_LOOPBACK)
-		return outcome(r.nn, NTPK_STATS_A_PASS_LOOPBACK);
-	if (skb->pkt_type != PACKET_HOST ||
-	    ipv6_addr_is_multicast(&ip6h->daddr) ||
-	    !addr6_served(r.cfg, &ip6h->daddr) ||
-	    !ipv6_chk_addr(state->net, &ip6h->daddr, NULL, 0))
-		return outcome(r.nn, NTPK_STATS_A_PASS_NOT_OURS);
+		return outcome(r->nn, NTPK_STATS_A_PASS_LOOPBACK);
+	r->sport = uh->source;
+	r->dport = uh->dest;
+	if (skb->pkt_type != PACKET_HOST || bridged_otherhost(skb) ||
+	    in_vrf(skb->dev) || ipv6_addr_is_multicast(&ip6h->daddr) ||
+	    !addr6_served(r->cfg, &ip6h->daddr) || !local6(skb, ip6h, r))
+		return outcome(r->nn, NTPK_STATS_A_PASS_NOT_OURS);
 	if (unusual || IP6CB(skb)->frag_max_size || skb_is_gso(skb))
-		return outcome(r.nn, NTPK_STATS_A_PASS_UNUSUAL);
-	c = check_udp(skb, uh, &r);
+		return outcome(r->nn, NTPK_STATS_A_PASS_UNUSUAL);
+	c = check_udp(skb, uh, r);
 	if (c)
-		return outcome(r.nn, c);
+		return outcome(r->nn, c);
 	addr_type = ipv6_addr_type(&ip6h->saddr);
 	if (!uh->source || addr_type == IPV6_ADDR_ANY ||
 	    (addr_type & (IPV6_ADDR_MULTICAST | IPV6_ADDR_LOOPBACK |
 			  IPV6_ADDR_MAPPED)))
-		return outcome(r.nn, NTPK_STATS_A_PASS_BAD_SOURCE);
+		return outcome(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
 	/* A zero UDP checksum is not allowed over IPv6 (RFC 8200). */
 	if (!uh->check ||
-	    nf_ip6_checksum(skb, state->hook, r.thoff, IPPROTO_UDP))
-		return outcome(r.nn, NTPK_STATS_A_DROP_CHECKSUM);
-	c = check_payload(skb, &r);
+	    nf_ip6_checksum(skb, state->hook, r->thoff, IPPROTO_UDP))
+		return outcome(r->nn, NTPK_STATS_A_DROP_CHECKSUM);
+	c = check_payload(skb, r);
 	if (c)
-		return outcome(r.nn, c);
-	rl = rcu_dereference(r.nn->rl);
+		return outcome(r->nn, c);
+	rl = rcu_dereference(r->nn->rl);
 	if (rl) {
-		c = rate_limit(&r, rl, ntpk_rl_check6(rl, &ip6h->saddr));
+		c = rate_limit(r, rl, ntpk_rl_check6(rl, &ip6h->saddr));
 		if (c)
-			return outcome(r.nn, c);
+			return outcome(r->nn, c);
 	}
-	return reply6(state->net, skb, &r);
+	return reply6(state->net, skb, r);
+}
+
+/*
+ * A request we pass on goes to the stack as it arrived: without the input
+ * route we looked up, which the stack looks up again after the mangle
+ * table.
+ */
+static unsigned int ntpk_pass(struct sk_buff *skb, const struct ntpk_req *r,
+			      unsigned int verdict)
+{
+	if (verdict == NF_ACCEPT && r->own_dst)
+		skb_dst_drop(skb);
+	return verdict;
+}
+
+static unsigned int ntpk_ipv4_in(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	struct ntpk_req r = { .thoff = ip_hdrlen(skb), .min_poll = S8_MIN };
+
+	return ntpk_pass(skb, &r, ipv4_in(skb, state, &r));
+}
+
+static unsigned int ntpk_ipv6_in(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	struct ntpk_req r = { .min_poll = S8_MIN };
+
+	return ntpk_pass(skb, &r, ipv6_in(skb, state, &r));
 }
 
 static const struct nf_hook_ops ntpk_nf_ops[] = {

@@ -41,6 +41,7 @@ static const struct nla_policy config_policy[NTPK_CONFIG_A_MAX + 1] = {
 				   .reject_message = "read-only attribute" },
 	[NTPK_CONFIG_A_LEAP_WINDOW] =
 		NLA_POLICY_FULL_RANGE(NLA_U32, &leap_window_range),
+	[NTPK_CONFIG_A_DSCP] = NLA_POLICY_MAX(NLA_U8, NTPK_DSCP_MAX),
 };
 
 static const struct nla_policy state_policy[NTPK_STATE_A_MAX + 1] = {
@@ -108,7 +109,8 @@ static int put_config(struct sk_buff *msg, const struct ntpk_config *cfg)
 	if (nla_put_u32(msg, NTPK_CONFIG_A_FLAGS, cfg->flags) ||
 	    nla_put_u32(msg, NTPK_CONFIG_A_MAX_AGE, cfg->max_age) ||
 	    nla_put_u32(msg, NTPK_CONFIG_A_NADDRS, cfg->naddr4 + cfg->naddr6) ||
-	    nla_put_u32(msg, NTPK_CONFIG_A_LEAP_WINDOW, cfg->leap_window_ms))
+	    nla_put_u32(msg, NTPK_CONFIG_A_LEAP_WINDOW, cfg->leap_window_ms) ||
+	    nla_put_u8(msg, NTPK_CONFIG_A_DSCP, cfg->dscp))
 		return -EMSGSIZE;
 	ports = nla_nest_start(msg, NTPK_CONFIG_A_PORTS);
 	if (!ports)
@@ -332,6 +334,8 @@ static int parse_config(struct ntpk_config *cfg, const struct nlattr *attr,
 		cfg->leap_window_ms = nla_get_u32(tb[NTPK_CONFIG_A_LEAP_WINDOW]);
 		cfg->leap_window = ms_to_ktime(cfg->leap_window_ms);
 	}
+	if (tb[NTPK_CONFIG_A_DSCP])
+		cfg->dscp = nla_get_u8(tb[NTPK_CONFIG_A_DSCP]);
 	if (tb[NTPK_CONFIG_A_PORTS])
 		return parse_ports(cfg, tb[NTPK_CONFIG_A_PORTS], extack);
 	return 0;

@@ -47,6 +47,7 @@ static void __net_exit ntpk_net_pre_exit(struct net *net)
 
 	if (nn->hooks_on) {
 		ntpk_hooks_unregister(net);
+		net_disable_timestamp();
 		nn->hooks_on = false;
 	}
 }
@@ -77,12 +78,21 @@ int ntpk_set_enabled(struct net *net, bool on)
 
 	if (nn->hooks_on == on)
 		return 0;
+	/*
+	 * While we answer, have the stack stamp every packet as it is
+	 * received (before RPS and the backlog queue), as it does whenever a
+	 * socket asks for receive timestamps: the receive timestamp of a
+	 * reply is then the time the request arrived, not the time it got to
+	 * our hook.
+	 */
 	if (on) {
 		err = ntpk_hooks_register(net);
 		if (err)
 			return err;
+		net_enable_timestamp();
 	} else {
 		ntpk_hooks_unregister(net);
+		net_disable_timestamp();
 	}
 	nn->hooks_on = on;
 	return 0;

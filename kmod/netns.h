@@ -24,6 +24,7 @@ struct ntpk_config {
 	unsigned long max_age_jiffies;
 	u32 leap_window_ms;
 	ktime_t leap_window;
+	u8 dscp;
 	unsigned int nports;
 	unsigned int naddr4;
 	unsigned int naddr6;

@@ -48,10 +48,19 @@ bool ntp_state_synced(const struct ntp_server_state *st)
 	       st->stratum >= 1 && st->stratum <= NTP_STRATUM_MAX;
 }
 
-/* The origin timestamp is the request's transmit timestamp, bit for bit. */
-static void reply_header(u8 *pkt, u8 leap, u8 stratum, s8 poll, s8 precision)
+/*
+ * The origin timestamp is the request's transmit timestamp, bit for bit.
+ * The poll is the request's, raised to min_poll: a server that rate limits
+ * asks for no shorter an interval than its limit's, as chronyd does.
+ */
+static void reply_header(u8 *pkt, u8 leap, u8 stratum, s8 min_poll,
+			 s8 precision)
 {
+	s8 poll = (s8)pkt[NTP_OFF_POLL];
 	int i;
+
+	if (poll < min_poll)
+		poll = min_poll;
 
 	for (i = 0; i < 8; i++)
 		pkt[NTP_OFF_ORIGIN + i] = pkt[NTP_OFF_TX + i];
@@ -63,13 +72,13 @@ static void reply_header(u8 *pkt, u8 leap, u8 stratum, s8 poll, s8 precision)
 
 /*
  * Turn a validated request into a reply in place.  The transmit timestamp
- * is left to ntp_set_tx(), to be read as late as possible.
+ * is left to ntp_set_tx(), to be read as late as possible.  min_poll is
+ * S8_MIN without rate limiting.
  */
 void ntp_build_reply(u8 *pkt, const struct ntp_server_state *st,
-		     u32 root_disp, u64 rx)
+		     u32 root_disp, s8 min_poll, u64 rx)
 {
-	reply_header(pkt, st->leap, st->stratum, (s8)pkt[NTP_OFF_POLL],
-		     st->precision);
+	reply_header(pkt, st->leap, st->stratum, min_poll, st->precision);
 	put_be32(pkt + NTP_OFF_ROOT_DELAY, st->root_delay);
 	put_be32(pkt + NTP_OFF_ROOT_DISP, root_disp);
 	put_be32(pkt + NTP_OFF_REFID, st->refid);
@@ -84,10 +93,7 @@ void ntp_build_reply(u8 *pkt, const struct ntp_server_state *st,
  */
 void ntp_build_kod(u8 *pkt, s8 poll, u64 rx)
 {
-	s8 req_poll = (s8)pkt[NTP_OFF_POLL];
-
-	reply_header(pkt, NTP_LEAP_UNSYNC, 0, req_poll > poll ? req_poll : poll,
-		     0);
+	reply_header(pkt, NTP_LEAP_UNSYNC, 0, poll, 0);
 	put_be32(pkt + NTP_OFF_ROOT_DELAY, 0);
 	put_be32(pkt + NTP_OFF_ROOT_DISP, 0);
 	put_be32(pkt + NTP_OFF_REFID, 0x52415445);	/* "RATE" */

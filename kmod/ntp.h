@@ -82,7 +82,7 @@ enum ntp_verdict {
 enum ntp_verdict ntp_check_request(const u8 *pkt, size_t len);
 bool ntp_state_synced(const struct ntp_server_state *st);
 void ntp_build_reply(u8 *pkt, const struct ntp_server_state *st,
-		     u32 root_disp, u64 rx);
+		     u32 root_disp, s8 min_poll, u64 rx);
 void ntp_build_kod(u8 *pkt, s8 poll, u64 rx);
 void ntp_set_tx(u8 *pkt, u64 tx);
 u64 ntp_ts_from_unix(s64 sec, u32 nsec);

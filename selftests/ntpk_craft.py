@@ -60,7 +60,7 @@ COUNTERS = ['requests', 'replies', 'pass_not_ours', 'pass_unusual',
 	    'pass_bad_source', 'pass_loopback', 'pass_short', 'pass_extensions',
 	    'pass_not_mode3', 'pass_bad_version', 'pass_no_state',
 	    'drop_malformed', 'drop_checksum', 'drop_route', 'drop_xmit',
-	    'rl_dropped', 'rl_leaked', 'rl_kod']
+	    'rl_dropped', 'rl_leaked', 'rl_kod', 'pass_route']
 OUTCOMES = [c for c in COUNTERS if c not in ('requests', 'rl_leaked')]
 
 
@@ -1027,7 +1027,7 @@ def build_cases(a):
 				    delivered=dl)
 			add(v + 'source_unroutable', 4, one(
 				lambda: frame(4, src=a.unroutable4)),
-			    cnt('drop_route'))
+			    cnt('pass_route'), passed=1, delivered=1)
 		else:
 			# Dropped by ip6_rcv_core() before any hook (RFC 4291).
 			for n, s in (('loopback', '::1'),
@@ -1044,7 +1044,7 @@ def build_cases(a):
 				    delivered=dl)
 			add(v + 'source_unroutable', 6, one(
 				lambda: frame(6, src=a.unroutable6)),
-			    cnt('drop_route'))
+			    cnt('pass_route'), passed=1, delivered=1)
 
 		# NTP header: mode, version, length.
 		for m in range(8):

@@ -38,7 +38,7 @@ fi
 COUNTERS="requests replies pass_not_ours pass_unusual pass_bad_source
 pass_loopback pass_short pass_extensions pass_not_mode3 pass_bad_version
 pass_no_state drop_malformed drop_checksum drop_route drop_xmit rl_dropped
-rl_leaked rl_kod pass_leap"
+rl_leaked rl_kod pass_leap pass_route"
 
 # Processes a failed test may leave behind; lib.sh calls this at exit.
 cleanup()
@@ -126,6 +126,7 @@ DEFAULT_SHOW="config:
   ports: 123
   max_age: 5
   leap_window: 2.000
+  dscp: 0
   addresses: any
   ratelimit: off
 state: none
@@ -324,7 +325,7 @@ test_json_defaults()
 {
 	local ns=$1
 
-	expect_out "{\"config\":{\"enabled\":false,\"ports\":[123],\"max_age\":5,\"leap_window\":2.000,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON},\"state\":null,\"status\":{\"reason\":\"disabled\"},\"counters\":$ZERO_COUNTERS_JSON}" \
+	expect_out "{\"config\":{\"enabled\":false,\"ports\":[123],\"max_age\":5,\"leap_window\":2.000,\"dscp\":0,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON},\"state\":null,\"status\":{\"reason\":\"disabled\"},\"counters\":$ZERO_COUNTERS_JSON}" \
 		ctl "$ns" -j show
 	expect_out "$ZERO_COUNTERS_JSON" ctl "$ns" --json stats
 	expect_out "[]" ctl "$ns" -j addr list
@@ -342,6 +343,7 @@ test_set_config()
   ports: 123,1123
   max_age: 10
   leap_window: 2.000
+  dscp: 0
   addresses: any
   ratelimit: off" section "$ns" config
 	# disable keeps everything else; port replaces the list.
@@ -352,13 +354,14 @@ test_set_config()
   ports: 4123
   max_age: 10
   leap_window: 2.000
+  dscp: 0
   addresses: any
   ratelimit: off" section "$ns" config
 	jparts "$ns"
-	is "{\"enabled\":false,\"ports\":[4123],\"max_age\":10,\"leap_window\":2.000,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
+	is "{\"enabled\":false,\"ports\":[4123],\"max_age\":10,\"leap_window\":2.000,\"dscp\":0,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
 	ctl "$ns" set enable max-age 3600 port 1,65535,123,124,125,126,127,128
 	jparts "$ns"
-	is "{\"enabled\":true,\"ports\":[1,65535,123,124,125,126,127,128],\"max_age\":3600,\"leap_window\":2.000,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
+	is "{\"enabled\":true,\"ports\":[1,65535,123,124,125,126,127,128],\"max_age\":3600,\"leap_window\":2.000,\"dscp\":0,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
 	# Enabling twice is fine; so is disabling a disabled namespace.
 	ctl "$ns" set enable
 	ctl "$ns" set disable
@@ -366,7 +369,7 @@ test_set_config()
 	expect_out "  enabled: no" line "$ns" enabled
 	# A batch: the lines run in order, output in order, -j per line or
 	# for all; it stops at the first failing line with that line's code.
-	expect_out '{"config":{"enabled":true,"ports":[123],"max_age":3600,"leap_window":2.000}
+	expect_out '{"config":{"enabled":true,"ports":[123],"max_age":3600,"leap_window":2.000,"dscp":0}
   max_age: 11' sh -c "ntpkctl -n '$ns' -b - <<'EOF' | sed -n 's/,\"addresses.*/}/p; /^  max_age/p'
 # comment, then an empty line
 
@@ -379,7 +382,7 @@ EOF"
 ntpkctl: batch: stopped at line 2' sh -c "printf 'set max-age 12\nset max-age 0\nset max-age 13\n' | ntpkctl -n '$ns' -b -"
 	expect_out "  max_age: 12" line "$ns" max_age
 	jparts "$ns"
-	is '{"enabled":true,"ports":[123],"max_age":12,"leap_window":2.000' "${J_CONFIG%%,\"addresses\":*}"
+	is '{"enabled":true,"ports":[123],"max_age":12,"leap_window":2.000,"dscp":0' "${J_CONFIG%%,\"addresses\":*}"
 	printf 'set disable\n' >"$TMP/batch"
 	ctl "$ns" --batch "$TMP/batch"
 	expect_out "  enabled: no" line "$ns" enabled
@@ -389,11 +392,20 @@ ntpkctl: batch: stopped at line 2' sh -c "printf 'set max-age 12\nset max-age 0\
 	ctl "$ns" set leap-window 600 max-age 12
 	expect_out "  leap_window: 600.000" line "$ns" leap_window
 	jparts "$ns"
-	is '{"enabled":false,"ports":[123],"max_age":12,"leap_window":600.000' "${J_CONFIG%%,\"addresses\":*}"
+	is '{"enabled":false,"ports":[123],"max_age":12,"leap_window":600.000,"dscp":0' "${J_CONFIG%%,\"addresses\":*}"
 	ctl "$ns" set leap-window 0
 	expect_out "  leap_window: 0.000" line "$ns" leap_window
 	ctl "$ns" set leap-window 2
 	expect_out "  leap_window: 2.000" line "$ns" leap_window
+	# DSCP, as chronyd's dscp directive: 0 .. 63, the kernel's range too.
+	ctl "$ns" set dscp 46
+	expect_out "  dscp: 46" line "$ns" dscp
+	jparts "$ns"
+	is '{"enabled":false,"ports":[123],"max_age":12,"leap_window":2.000,"dscp":46' "${J_CONFIG%%,\"addresses\":*}"
+	ctl "$ns" set dscp 63
+	expect_out "  dscp: 63" line "$ns" dscp
+	ctl "$ns" set dscp 0
+	expect_out "  dscp: 0" line "$ns" dscp
 }
 
 test_state_set()
@@ -638,7 +650,7 @@ test_ratelimit_cmds()
 	ctl "$ns" ratelimit off
 	expect_out "  ratelimit: off" line "$ns" ratelimit
 	jparts "$ns"
-	is "{\"enabled\":false,\"ports\":[123],\"max_age\":5,\"leap_window\":2.000,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
+	is "{\"enabled\":false,\"ports\":[123],\"max_age\":5,\"leap_window\":2.000,\"dscp\":0,\"addresses\":[],\"ratelimit\":$DEFAULT_RL_JSON}" "$J_CONFIG"
 }
 
 test_usage_errors()
@@ -654,7 +666,7 @@ test_usage_errors()
 foo|ntpkctl: unknown command "foo" (try --help)
 -x show|ntpkctl: unknown option "-x" (try --help)
 show extra|ntpkctl: show: unexpected "extra"
-set|ntpkctl: set: nothing to set (enable, disable, port, max-age, leap-window)
+set|ntpkctl: set: nothing to set (enable, disable, port, max-age, leap-window, dscp)
 set bogus|ntpkctl: set: unknown word "bogus"
 set port|ntpkctl: set: port needs a value
 set port 0|ntpkctl: set: invalid port "0": ports must be 1..65535
@@ -674,6 +686,9 @@ set leap-window 600.001|ntpkctl: set: invalid leap-window "600.001": must be 0.0
 set leap-window 1.0005|ntpkctl: set: invalid leap-window "1.0005": at most 3 decimals
 set leap-window -1|ntpkctl: set: invalid leap-window "-1": not a decimal number
 set leap-window 1 leap-window 2|ntpkctl: set: leap-window given twice
+set dscp 64|ntpkctl: set: invalid dscp "64": must be 0..63
+set dscp|ntpkctl: set: dscp needs a value
+set dscp 1 dscp 2|ntpkctl: set: dscp given twice
 state|ntpkctl: state: expected set or clear
 state bogus|ntpkctl: state: unknown word "bogus" (set or clear)
 state clear now|ntpkctl: state clear: unexpected "now"
@@ -813,6 +828,7 @@ test_netns_independent()
   ports: 1123
   max_age: 9
   leap_window: 2.000
+  dscp: 0
   addresses: 192.0.2.9
   ratelimit: interval 3 burst 8 leak 2 kod on table-size 1048576 v6-prefix 64" section "$a" config
 	# And the other way round; then a goes away under b.

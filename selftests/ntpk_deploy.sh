@@ -194,7 +194,7 @@ man_covers_everything()
 	for c in requests replies pass_not_ours pass_unusual pass_bad_source \
 		 pass_loopback pass_short pass_extensions pass_not_mode3 \
 		 pass_bad_version pass_no_state drop_malformed drop_checksum \
-		 drop_route drop_xmit rl_dropped rl_leaked rl_kod pass_leap; do
+		 drop_route drop_xmit rl_dropped rl_leaked rl_kod pass_leap pass_route; do
 		# A short tag shares its line with the text: "       rl_kod Rate..."
 		sed -n '/^COUNTERS/,/^EXIT STATUS/p' "$txt" | grep -E "^       $c( |\$)" >/dev/null ||
 			missing="$missing counter:$c"
@@ -294,7 +294,7 @@ ntpkctl: $f not applied: nothing changed" || return 1
 	# Several bad lines: each reported; the good lines change nothing.
 	printf '%s\n' '# comment' 'enable' 'ports 123' 'max-age 5' 'max-age 6' \
 		'' 'addr 127.0.0.1' 'ratelimit burst 0' >"$g"
-	expect_rejected "$g" "$g:3: unknown directive \"ports\" (enable, disable, port, max-age, leap-window, addr, ratelimit)
+	expect_rejected "$g" "$g:3: unknown directive \"ports\" (enable, disable, port, max-age, leap-window, dscp, addr, ratelimit)
 $g:5: max-age given twice (first on line 4)
 $g:7: invalid address \"127.0.0.1\": not a unicast address ntpk can serve (0/8, loopback, multicast or broadcast)
 $g:8: ratelimit: invalid burst \"0\": must be 1..255

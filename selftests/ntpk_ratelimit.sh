@@ -40,7 +40,7 @@ SRV6=2001:db8:c1::1
 COUNTERS="requests replies pass_not_ours pass_unusual pass_bad_source
 	pass_loopback pass_short pass_extensions pass_not_mode3
 	pass_bad_version pass_no_state drop_malformed drop_checksum
-	drop_route drop_xmit rl_dropped rl_leaked rl_kod pass_leap"
+	drop_route drop_xmit rl_dropped rl_leaked rl_kod pass_leap pass_route"
 
 # "1.234567" seconds (six decimals, as ntpk_rlsend.py prints) in us.
 usec() {

@@ -11,6 +11,7 @@
  *	port N[,N...]
  *	max-age SECONDS
  *	leap-window SECONDS
+ *	dscp N
  *	addr ADDR [ADDR...]          (repeatable)
  *	ratelimit off | ratelimit [interval N] [burst N] [leak N] [kod on|off]
  *	                              [table-size N] [v6-prefix N]
@@ -37,6 +38,7 @@ enum directive {
 	D_PORT,
 	D_MAX_AGE,
 	D_LEAP_WINDOW,
+	D_DSCP,
 	D_RATELIMIT,
 	NDIRECTIVES
 };
@@ -291,6 +293,18 @@ static void parse_directive(struct conf *c, char **w, int n)
 			conf_error(c, "invalid leap-window \"%s\": %s", w[1], why);
 		else
 			c->cfg.leap_window_ms = (uint32_t)u;
+	} else if (!strcmp(w[0], "dscp")) {
+		if (n != 2) {
+			conf_error(c, "dscp needs one value: 0..%d", NTPK_DSCP_MAX);
+			return;
+		}
+		if (!first_time(c, D_DSCP, "dscp"))
+			return;
+		why = parse_uint(w[1], 0, NTPK_DSCP_MAX, &u);
+		if (why)
+			conf_error(c, "invalid dscp \"%s\": %s", w[1], why);
+		else
+			c->cfg.dscp = (uint8_t)u;
 	} else if (!strcmp(w[0], "addr")) {
 		parse_addr_words(c, w + 1, n - 1);
 	} else if (!strcmp(w[0], "ratelimit")) {
@@ -298,7 +312,7 @@ static void parse_directive(struct conf *c, char **w, int n)
 			return;
 		parse_ratelimit_words(c, w + 1, n - 1);
 	} else {
-		conf_error(c, "unknown directive \"%s\" (enable, disable, port, max-age, leap-window, addr, ratelimit)",
+		conf_error(c, "unknown directive \"%s\" (enable, disable, port, max-age, leap-window, dscp, addr, ratelimit)",
 			   w[0]);
 	}
 }
@@ -341,7 +355,7 @@ static int parse_file(struct conf *c, const char *path)
 	memset(c, 0, sizeof(*c));
 	c->file = strcmp(path, "-") ? path : "<stdin>";
 	c->cfg.has = CONFIG_HAS_FLAGS | CONFIG_HAS_MAX_AGE | CONFIG_HAS_PORTS |
-		     CONFIG_HAS_LEAP_WINDOW;
+		     CONFIG_HAS_LEAP_WINDOW | CONFIG_HAS_DSCP;
 	c->cfg.flags = 0;
 	c->cfg.max_age = NTPK_MAX_AGE_DEFAULT;
 	c->cfg.leap_window_ms = NTPK_LEAP_WINDOW_DEFAULT;

@@ -324,6 +324,12 @@ static int parse_config(const struct nlattr *nest, struct ntpk_config *cfg)
 			cfg->leap_window_ms = mnl_attr_get_u32(a);
 			cfg->has |= CONFIG_HAS_LEAP_WINDOW;
 			break;
+		case NTPK_CONFIG_A_DSCP:
+			if (!attr_len_is(a, sizeof(uint8_t)))
+				return -EPROTO;
+			cfg->dscp = mnl_attr_get_u8(a);
+			cfg->has |= CONFIG_HAS_DSCP;
+			break;
 		}
 	}
 	return 0;
@@ -630,7 +636,8 @@ int ipc_set(struct ipc *ipc, const struct ntpk_config *cfg,
 	unsigned int i;
 
 	if (cfg && cfg->has & (CONFIG_HAS_FLAGS | CONFIG_HAS_MAX_AGE |
-			       CONFIG_HAS_PORTS | CONFIG_HAS_LEAP_WINDOW)) {
+			       CONFIG_HAS_PORTS | CONFIG_HAS_LEAP_WINDOW |
+			       CONFIG_HAS_DSCP)) {
 		nest = mnl_attr_nest_start(nlh, NTPK_A_CONFIG);
 		if (cfg->has & CONFIG_HAS_FLAGS)
 			mnl_attr_put_u32(nlh, NTPK_CONFIG_A_FLAGS, cfg->flags);
@@ -639,6 +646,8 @@ int ipc_set(struct ipc *ipc, const struct ntpk_config *cfg,
 		if (cfg->has & CONFIG_HAS_LEAP_WINDOW)
 			mnl_attr_put_u32(nlh, NTPK_CONFIG_A_LEAP_WINDOW,
 					 cfg->leap_window_ms);
+		if (cfg->has & CONFIG_HAS_DSCP)
+			mnl_attr_put_u8(nlh, NTPK_CONFIG_A_DSCP, cfg->dscp);
 		if (cfg->has & CONFIG_HAS_PORTS) {
 			ports = mnl_attr_nest_start(nlh, NTPK_CONFIG_A_PORTS);
 			for (i = 0; i < cfg->nports; i++)

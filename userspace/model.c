@@ -35,7 +35,7 @@ const struct ntpk_counter ntpk_counters[] = {
 	{ NTPK_STATS_A_DROP_CHECKSUM, "drop_checksum",
 	  "Dropped: bad UDP checksum, or zero checksum on IPv6" },
 	{ NTPK_STATS_A_DROP_ROUTE, "drop_route",
-	  "Dropped: no route back to the client" },
+	  "Unused, always 0 (replies with no route are passed: pass_route)" },
 	{ NTPK_STATS_A_DROP_XMIT, "drop_xmit",
 	  "Dropped: reply could not be built or sent" },
 	{ NTPK_STATS_A_RL_DROPPED, "rl_dropped",
@@ -46,6 +46,8 @@ const struct ntpk_counter ntpk_counters[] = {
 	  "Rate limited and answered with a RATE kiss-o'-death" },
 	{ NTPK_STATS_A_PASS_LEAP, "pass_leap",
 	  "Passed on: inside the window around a leap second" },
+	{ NTPK_STATS_A_PASS_ROUTE, "pass_route",
+	  "Passed on: no route back to the client, the daemon decides" },
 };
 
 const unsigned int ntpk_ncounters = sizeof(ntpk_counters) / sizeof(ntpk_counters[0]);

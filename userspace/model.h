@@ -27,6 +27,7 @@ enum {
 	CONFIG_HAS_PORTS = 1U << 2,
 	CONFIG_HAS_NADDRS = 1U << 3,
 	CONFIG_HAS_LEAP_WINDOW = 1U << 4,
+	CONFIG_HAS_DSCP = 1U << 5,
 };
 
 struct ntpk_config {
@@ -37,6 +38,7 @@ struct ntpk_config {
 	unsigned int nports;
 	uint32_t naddrs;
 	uint32_t leap_window_ms;
+	uint8_t dscp;
 };
 
 struct ntpk_state {

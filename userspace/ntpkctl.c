@@ -28,6 +28,7 @@ static const char usage_text[] =
 "Usage: ntpkctl [-j] [-n NETNS] {COMMAND [ARGS] | -b FILE}   (ntpk control)\n"
 "  show                         configuration, server state and counters\n"
 "  set [enable|disable] [port N[,N...]] [max-age SEC] [leap-window SEC]\n"
+"      [dscp N]\n"
 "  addr add|del ADDR            restrict answers to these local addresses\n"
 "  addr flush | addr list       (an empty set serves every local address)\n"
 "  state set leap N stratum N precision N refid ID rootdelay SEC\n"
@@ -58,6 +59,7 @@ static void show_usage(void)
 	      "  ports: N[,N...]\n"
 	      "  max_age: SECONDS\n"
 	      "  leap_window: SECONDS.mmm\n"
+	      "  dscp: N\n"
 	      "  addresses: any | ADDR[,ADDR...]\n"
 	      "  ratelimit: off | interval N burst N leak N kod on|off table-size N v6-prefix N\n"
 	      "state: none        (or \"state:\" followed by)\n"
@@ -94,7 +96,8 @@ static void stats_usage(void)
 	      "pass_not_ours, pass_unusual, pass_bad_source, pass_loopback, pass_short,\n"
 	      "pass_extensions, pass_not_mode3, pass_bad_version, pass_no_state,\n"
 	      "drop_malformed, drop_checksum, drop_route, drop_xmit, rl_dropped,\n"
-	      "rl_leaked, rl_kod, pass_leap.  -j: one JSON object {\"NAME\":VALUE,...}.\n"
+	      "rl_leaked, rl_kod, pass_leap, pass_route.  -j: one JSON object\n"
+	      "{\"NAME\":VALUE,...}.\n"
 	      "--prometheus: text exposition format, for node_exporter's textfile\n"
 	      "collector: ntpk_NAME_total counters; gauges ntpk_state_usable, and with\n"
 	      "a state ntpk_state_age_seconds and ntpk_state_root_dispersion_seconds\n"
@@ -108,17 +111,18 @@ static void stats_usage(void)
 static void set_usage(void)
 {
 	printf("Usage: ntpkctl set [enable|disable] [port N[,N...]] [max-age SECONDS]\n"
-	       "                   [leap-window SECONDS]\n"
+	       "                   [leap-window SECONDS] [dscp N]\n"
 	       "Any combination in one call, sent as one atomic change.\n"
 	       "  enable|disable  answer requests in this namespace (hooks on) or not\n"
 	       "  port            1 to %d distinct UDP ports to serve (default %d)\n"
 	       "  max-age         1..%d: how long pushed state stays usable (default %d)\n"
 	       "  leap-window     0..%d.000, 3 decimals: requests this close to a leap\n"
 	       "                  second go to the daemon; after it, replies say LI 0\n"
-	       "                  (default %d.%03d)\n",
+	       "                  (default %d.%03d)\n"
+	       "  dscp            0..%d: DSCP of replies, as chronyd's dscp (default 0)\n",
 	       NTPK_MAX_PORTS, NTPK_PORT_DEFAULT, NTPK_MAX_AGE_MAX, NTPK_MAX_AGE_DEFAULT,
 	       NTPK_LEAP_WINDOW_MAX / 1000, NTPK_LEAP_WINDOW_DEFAULT / 1000,
-	       NTPK_LEAP_WINDOW_DEFAULT % 1000);
+	       NTPK_LEAP_WINDOW_DEFAULT % 1000, NTPK_DSCP_MAX);
 }
 
 static void addr_usage(void)
@@ -206,6 +210,7 @@ static void apply_usage(void)
 	       "  port N[,N...]               (default %d)\n"
 	       "  max-age SECONDS             (default %d)\n"
 	       "  leap-window SECONDS         (default %d.%03d)\n"
+	       "  dscp N                      (default 0)\n"
 	       "  addr ADDR [ADDR...]         served addresses, repeatable (default any)\n"
 	       "  ratelimit off | ratelimit [interval N] [burst N] [leak N] [kod on|off]\n"
 	       "                [table-size N] [v6-prefix N]   (default off)\n"

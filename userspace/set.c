@@ -61,7 +61,7 @@ int set_main(int argc, char *argv[])
 	if (argc == 2 && is_help(argv[1]))
 		return command_usage(argv[0]), EXIT_OK;
 	if (argc < 2)
-		return usage_error("set: nothing to set (enable, disable, port, max-age, leap-window)");
+		return usage_error("set: nothing to set (enable, disable, port, max-age, leap-window, dscp)");
 	for (i = 1; i < argc; i++) {
 		const char *w = argv[i];
 
@@ -105,6 +105,18 @@ int set_main(int argc, char *argv[])
 						   v, why);
 			cfg.leap_window_ms = (uint32_t)u;
 			cfg.has |= CONFIG_HAS_LEAP_WINDOW;
+		} else if (!strcmp(w, "dscp")) {
+			if (cfg.has & CONFIG_HAS_DSCP)
+				return usage_error("set: dscp given twice");
+			v = value_of(argc, argv, &i);
+			if (!v)
+				return usage_error("set: dscp needs a value");
+			why = parse_uint(v, 0, NTPK_DSCP_MAX, &u);
+			if (why)
+				return usage_error("set: invalid dscp \"%s\": %s",
+						   v, why);
+			cfg.dscp = (uint8_t)u;
+			cfg.has |= CONFIG_HAS_DSCP;
 		} else {
 			return usage_error("set: unknown word \"%s\"", w);
 		}

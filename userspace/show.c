@@ -56,6 +56,8 @@ static void print_show_text(const struct ntpk_model *m)
 		printf("  max_age: %" PRIu32 "\n", cfg->max_age);
 	if (cfg->has & CONFIG_HAS_LEAP_WINDOW)
 		printf("  leap_window: %s\n", format_msec(cfg->leap_window_ms, buf));
+	if (cfg->has & CONFIG_HAS_DSCP)
+		printf("  dscp: %u\n", cfg->dscp);
 	printf("  addresses: ");
 	if (!m->naddrs)
 		printf("any");
@@ -142,6 +144,8 @@ static void print_show_json(const struct ntpk_model *m)
 	if (cfg->has & CONFIG_HAS_LEAP_WINDOW)
 		json_number(&j, "leap_window",
 			    format_msec(cfg->leap_window_ms, buf));
+	if (cfg->has & CONFIG_HAS_DSCP)
+		json_uint(&j, "dscp", cfg->dscp);
 	json_array_begin(&j, "addresses");
 	for (i = 0; i < m->naddrs; i++)
 		json_string(&j, NULL, format_addr(&m->addrs[i], buf));

@@ -75,7 +75,7 @@ static void fuzz_packet(const u8 *data, size_t size)
 	pkt = malloc(NTP_PKT_LEN);
 	check(pkt != NULL);
 	memcpy(pkt, req, NTP_PKT_LEN);
-	ntp_build_reply(pkt, &st, 0x00000789, rx);
+	ntp_build_reply(pkt, &st, 0x00000789, -128, rx);
 	check(memcmp(pkt + NTP_OFF_TX, req + NTP_OFF_TX, 8) == 0);
 	ntp_set_tx(pkt, tx);
 

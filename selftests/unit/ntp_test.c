@@ -383,7 +383,7 @@ static void test_build_reply_golden(void)
 
 	memcpy(pkt, req, sizeof(req));
 	CHECK_EQ(ntp_check_request(pkt, NTP_PKT_LEN), NTP_REQ_OK, "golden request");
-	ntp_build_reply(pkt, &st, 0x00000abc, 0x0102030405060708ULL);
+	ntp_build_reply(pkt, &st, 0x00000abc, -128, 0x0102030405060708ULL);
 	/* before ntp_set_tx() the transmit field is still the request's */
 	memcpy(before_tx, pkt + 40, 8);
 	CHECK_EQ(memcmp(before_tx, req + 40, 8), 0, "tx untouched before ntp_set_tx");
@@ -413,6 +413,8 @@ static void check_reply_version(int version)
 			.reftime = rng(),
 		};
 		u32 disp = (u32)rng();
+		/* half without a rate limit, half with one of -19 .. 12 */
+		s8 minp = rng() & 1 ? -128 : (s8)((int)(rng() % 32) - 19);
 		u64 rx = rng(), tx = rng(), otx = rng();
 		u8 *pkt = make_request((int)(rng() & 3), version, polls[p], otx);
 		u8 want[48];
@@ -421,7 +423,7 @@ static void check_reply_version(int version)
 
 		want[0] = (u8)(leap << 6 | version << 3 | 4);
 		want[1] = st.stratum;
-		want[2] = (u8)polls[p];
+		want[2] = (u8)(polls[p] > minp ? polls[p] : minp);
 		want[3] = (u8)precs[q];
 		be_put(want + 4, st.root_delay, 4);
 		be_put(want + 8, disp, 4);
@@ -431,15 +433,15 @@ static void check_reply_version(int version)
 		be_put(want + 32, rx, 8);
 		be_put(want + 40, otx, 8);	/* not yet set */
 
-		ntp_build_reply(pkt, &st, disp, rx);
-		snprintf(what, sizeof(what), "v%d leap %d poll %d prec %d before tx",
-			 version, leap, polls[p], precs[q]);
+		ntp_build_reply(pkt, &st, disp, minp, rx);
+		snprintf(what, sizeof(what), "v%d leap %d poll %d/%d prec %d before tx",
+			 version, leap, polls[p], minp, precs[q]);
 		show_pkt_diff(pkt, want, what);
 
 		ntp_set_tx(pkt, tx);
 		be_put(want + 40, tx, 8);
-		snprintf(what, sizeof(what), "v%d leap %d poll %d prec %d",
-			 version, leap, polls[p], precs[q]);
+		snprintf(what, sizeof(what), "v%d leap %d poll %d/%d prec %d",
+			 version, leap, polls[p], minp, precs[q]);
 		show_pkt_diff(pkt, want, what);
 		/* the reply is never taken for a request */
 		CHECK_EQ(ntp_check_request(pkt, NTP_PKT_LEN), NTP_REQ_NOT_MODE3, "%s", what);

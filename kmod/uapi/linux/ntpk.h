@@ -17,6 +17,7 @@
  *         NTPK_PORT_A_PORT: NLA_U16, host order, repeated
  *       NTPK_CONFIG_A_NADDRS: NLA_U32, size of the served-address set
  *       NTPK_CONFIG_A_LEAP_WINDOW: NLA_U32, milliseconds
+ *       NTPK_CONFIG_A_DSCP: NLA_U8
  *     NTPK_A_STATE: NLA_NESTED, absent when the module holds no state
  *       NTPK_STATE_A_LEAP .. NTPK_STATE_A_REFTIME as in NTPK_CMD_STATE_SET
  *       NTPK_STATE_A_AGE_MSEC: NLA_U64, time since the state was pushed
@@ -49,6 +50,10 @@
  *       NTPK_CONFIG_A_LEAP_WINDOW: NLA_U32, 0 .. NTPK_LEAP_WINDOW_MAX ms:
  *                            requests this close to a leap second go to the
  *                            daemon (default NTPK_LEAP_WINDOW_DEFAULT)
+ *       NTPK_CONFIG_A_DSCP: NLA_U8, 0 .. 63: the DSCP of replies (IPv4 TOS,
+ *                            IPv6 traffic class, ECN 0), also used to
+ *                            route them, as chronyd's dscp directive does;
+ *                            default 0
  *     NTPK_A_RATELIMIT: NLA_NESTED, replaces the whole rate-limit setting;
  *                       an absent member takes its NTPK_RL_*_DEFAULT
  *       NTPK_RL_A_FLAGS: NLA_U32, NTPK_RL_F_* (required)
@@ -129,6 +134,7 @@
 #define NTPK_DISP_RATE_MAX	1000000		/* ppb: 1000 ppm */
 #define NTPK_LEAP_WINDOW_DEFAULT	2000	/* ms */
 #define NTPK_LEAP_WINDOW_MAX		600000	/* ms */
+#define NTPK_DSCP_MAX			63
 
 enum ntpk_cmd {
 	NTPK_CMD_UNSPEC,
@@ -170,6 +176,7 @@ enum ntpk_config_attr {
 	NTPK_CONFIG_A_PORTS,
 	NTPK_CONFIG_A_NADDRS,
 	NTPK_CONFIG_A_LEAP_WINDOW,
+	NTPK_CONFIG_A_DSCP,
 	__NTPK_CONFIG_A_MAX
 };
 #define NTPK_CONFIG_A_MAX (__NTPK_CONFIG_A_MAX - 1)
@@ -241,7 +248,10 @@ enum ntpk_stats_attr {
 	NTPK_STATS_A_PAD,
 	NTPK_STATS_A_REQUESTS,		/* UDP datagrams to a served port */
 	NTPK_STATS_A_REPLIES,		/* mode 4 replies sent */
-	NTPK_STATS_A_PASS_NOT_OURS,	/* not a served address, not local, not PACKET_HOST */
+	NTPK_STATS_A_PASS_NOT_OURS,	/* not served, or not what the stack would
+					 * deliver locally: its input route (VRF,
+					 * ip rules, rp_filter), its IPsec policy,
+					 * another host's frame on a bridge */
 	NTPK_STATS_A_PASS_UNUSUAL,	/* fragment, IP options, IPv6 ext header, GSO, UDP padding */
 	NTPK_STATS_A_PASS_BAD_SOURCE,	/* source port 0, bogus or local source address */
 	NTPK_STATS_A_PASS_LOOPBACK,	/* arrived on a loopback device */
@@ -252,12 +262,13 @@ enum ntpk_stats_attr {
 	NTPK_STATS_A_PASS_NO_STATE,	/* no fresh, synchronised server state */
 	NTPK_STATS_A_DROP_MALFORMED,	/* truncated, bad UDP length */
 	NTPK_STATS_A_DROP_CHECKSUM,	/* bad UDP checksum, zero on IPv6 */
-	NTPK_STATS_A_DROP_ROUTE,	/* no route back to the client */
+	NTPK_STATS_A_DROP_ROUTE,	/* unused since PASS_ROUTE: always 0 */
 	NTPK_STATS_A_DROP_XMIT,		/* reply could not be built or sent */
 	NTPK_STATS_A_RL_DROPPED,	/* rate limited, dropped */
 	NTPK_STATS_A_RL_LEAKED,		/* rate limited but answered (leak) */
 	NTPK_STATS_A_RL_KOD,		/* rate limited, RATE kiss-o'-death sent */
 	NTPK_STATS_A_PASS_LEAP,		/* inside the window around a leap second */
+	NTPK_STATS_A_PASS_ROUTE,	/* no route back to the client: the daemon decides */
 	__NTPK_STATS_A_MAX
 };
 #define NTPK_STATS_A_MAX (__NTPK_STATS_A_MAX - 1)
