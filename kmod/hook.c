@@ -447,19 +447,28 @@ static bool in_vrf(const struct net_device *dev)
  * policy that UDP checks before queueing to a socket.  The route is
  * attached as ip_rcv_finish() would attach it; ntpk_pass() drops it again
  * from a request we pass on, since mangle rules after us may still set the
- * mark that policy routing keys on.
+ * mark that policy routing keys on.  Returns the counter of a request the
+ * stack would not deliver, 0 for one it would.
  */
-static bool local4(struct sk_buff *skb, const struct iphdr *iph,
-		   struct ntpk_req *r)
+static enum ntpk_stats_attr local4(struct sk_buff *skb,
+				   const struct iphdr *iph, struct ntpk_req *r)
 {
 	if (!skb_valid_dst(skb)) {
 		r->own_dst = true;
+		/*
+		 * An unreachable destination still gets a route (to
+		 * ip_error); what fails outright is a martian or
+		 * reverse-path-filtered source, the destination having
+		 * been checked by then.
+		 */
 		if (ip_route_input_noref(skb, iph->daddr, iph->saddr, iph->tos,
 					 skb->dev))
-			return false;
+			return NTPK_STATS_A_PASS_BAD_SOURCE;
 	}
-	return skb_rtable(skb)->rt_type == RTN_LOCAL &&
-	       xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb);
+	if (skb_rtable(skb)->rt_type != RTN_LOCAL ||
+	    !xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb))
+		return NTPK_STATS_A_PASS_NOT_OURS;
+	return 0;
 }
 
 static bool local6(struct sk_buff *skb, const struct ipv6hdr *ip6h,
@@ -518,8 +527,9 @@ static unsigned int ipv4_in(struct sk_buff *skb,
 	if (state->in->flags & IFF_LOOPBACK)
 		return outcome(r->nn, NTPK_STATS_A_PASS_LOOPBACK);
 	if (skb->pkt_type != PACKET_HOST || bridged_otherhost(skb) ||
-	    in_vrf(skb->dev) || !addr4_served(r->cfg, iph->daddr) ||
-	    !local4(skb, iph, r))
+	    in_vrf(skb->dev) || ipv4_is_multicast(iph->daddr) ||
+	    ipv4_is_lbcast(iph->daddr) || ipv4_is_zeronet(iph->daddr) ||
+	    ipv4_is_loopback(iph->daddr) || !addr4_served(r->cfg, iph->daddr))
 		return outcome(r->nn, NTPK_STATS_A_PASS_NOT_OURS);
 	if (ip_is_fragment(iph) || IPCB(skb)->frag_max_size ||
 	    r->thoff != sizeof(*iph) || skb_is_gso(skb))
@@ -531,6 +541,9 @@ static unsigned int ipv4_in(struct sk_buff *skb,
 	    ipv4_is_lbcast(iph->saddr) || ipv4_is_loopback(iph->saddr) ||
 	    ipv4_is_zeronet(iph->saddr))
 		return outcome(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
+	c = local4(skb, iph, r);
+	if (c)
+		return outcome(r->nn, c);
 	if (uh->check && nf_ip_checksum(skb, state->hook, r->thoff, IPPROTO_UDP))
 		return outcome(r->nn, NTPK_STATS_A_DROP_CHECKSUM);
 	c = check_payload(skb, r);
@@ -585,11 +598,9 @@ static unsigned int ipv6_in(struct sk_buff *skb,
 
 	if (state->in->flags & IFF_LOOPBACK)
 		return outcome(r->nn, NTPK_STATS_A_PASS_LOOPBACK);
-	r->sport = uh->source;
-	r->dport = uh->dest;
 	if (skb->pkt_type != PACKET_HOST || bridged_otherhost(skb) ||
 	    in_vrf(skb->dev) || ipv6_addr_is_multicast(&ip6h->daddr) ||
-	    !addr6_served(r->cfg, &ip6h->daddr) || !local6(skb, ip6h, r))
+	    !addr6_served(r->cfg, &ip6h->daddr))
 		return outcome(r->nn, NTPK_STATS_A_PASS_NOT_OURS);
 	if (unusual || IP6CB(skb)->frag_max_size || skb_is_gso(skb))
 		return outcome(r->nn, NTPK_STATS_A_PASS_UNUSUAL);
@@ -601,6 +612,8 @@ static unsigned int ipv6_in(struct sk_buff *skb,
 	    (addr_type & (IPV6_ADDR_MULTICAST | IPV6_ADDR_LOOPBACK |
 			  IPV6_ADDR_MAPPED)))
 		return outcome(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
+	if (!local6(skb, ip6h, r))
+		return outcome(r->nn, NTPK_STATS_A_PASS_NOT_OURS);
 	/* A zero UDP checksum is not allowed over IPv6 (RFC 8200). */
 	if (!uh->check ||
 	    nf_ip6_checksum(skb, state->hook, r->thoff, IPPROTO_UDP))

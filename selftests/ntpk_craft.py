@@ -254,7 +254,10 @@ def check_reply(r, req, st, t0_ns, t1_ns, srv_mac, cli_mac):
 		want('tos', r['tos'], 0)
 		want('ttl', r['ttl'], 64)
 	else:
-		want('version/class/flow', r['vtcfl'], 6 << 28)
+		# Version 6, traffic class 0 (dscp 0), and a flow label, as
+		# the stack sets one with automatic flow labels (the default).
+		want('version/class', r['vtcfl'] >> 20, 6 << 8)
+		want('flow label set', r['vtcfl'] & 0xfffff != 0, True)
 		want('payload_len', r['plen'], 56)
 		want('hop_limit', r['ttl'], 64)
 	want('sport', r.get('sport'), req['dport'])

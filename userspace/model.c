@@ -17,7 +17,8 @@ const struct ntpk_counter ntpk_counters[] = {
 	{ NTPK_STATS_A_PASS_UNUSUAL, "pass_unusual",
 	  "Passed on: fragment, IP options, IPv6 extension header, GSO or UDP padding" },
 	{ NTPK_STATS_A_PASS_BAD_SOURCE, "pass_bad_source",
-	  "Passed on: source port 0, bogus or local source address" },
+	  "Passed on: source port 0, bogus or local source address, "
+	  "or one the stack refuses (rp_filter)" },
 	{ NTPK_STATS_A_PASS_LOOPBACK, "pass_loopback",
 	  "Passed on: arrived on a loopback device" },
 	{ NTPK_STATS_A_PASS_SHORT, "pass_short",

@@ -253,7 +253,9 @@ enum ntpk_stats_attr {
 					 * ip rules, rp_filter), its IPsec policy,
 					 * another host's frame on a bridge */
 	NTPK_STATS_A_PASS_UNUSUAL,	/* fragment, IP options, IPv6 ext header, GSO, UDP padding */
-	NTPK_STATS_A_PASS_BAD_SOURCE,	/* source port 0, bogus or local source address */
+	NTPK_STATS_A_PASS_BAD_SOURCE,	/* source port 0, bogus or local source
+					 * address, or one the stack's input
+					 * route refuses (rp_filter) */
 	NTPK_STATS_A_PASS_LOOPBACK,	/* arrived on a loopback device */
 	NTPK_STATS_A_PASS_SHORT,	/* NTP payload under 48 bytes */
 	NTPK_STATS_A_PASS_EXTENSIONS,	/* payload over 48 bytes: extension fields, MAC */
