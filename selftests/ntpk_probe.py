@@ -28,6 +28,8 @@ import sys
 import time
 
 NTP_UNIX_OFFSET = 2208988800
+IP_TTL = 2
+IP_RECVTTL = 12
 IPV6_FLOWINFO = 11
 IPV6_RECVTCLASS = 66
 IPV6_TCLASS = 67
@@ -60,7 +62,7 @@ def main():
 	s = socket.socket(fam, socket.SOCK_DGRAM)
 	if fam == socket.AF_INET:
 		s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
-		s.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTTL, 1)
+		s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
 		if a.tos is not None:
 			s.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, a.tos)
 	else:
@@ -96,7 +98,7 @@ def main():
 	for level, kind, val in cmsgs:
 		if level == socket.IPPROTO_IP and kind == socket.IP_TOS:
 			r['tos'] = val[0]
-		elif level == socket.IPPROTO_IP and kind == socket.IP_TTL:
+		elif level == socket.IPPROTO_IP and kind == IP_TTL:
 			r['ttl'] = struct.unpack('=i', val[:4])[0]
 		elif level == socket.IPPROTO_IPV6 and kind == IPV6_TCLASS:
 			r['tos'] = struct.unpack('=i', val[:4])[0]
