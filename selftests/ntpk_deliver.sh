@@ -52,6 +52,14 @@ n "$CLI" ip route add $DOWN4/32 via $S4
 n "$CLI" ip -6 route add 2001:db8:7::/64 via $S6
 n "$CLI" ip -6 route add $DOWN6/128 via $S6
 
+# The local table's rule moves from pref 0 to 1000, as on VRF hosts, so
+# that the rules the subtests add at prefs 80 to 100 come first: at pref 0
+# it would deliver every local destination before any other rule.
+n "$SRV" ip rule add pref 1000 lookup local
+n "$SRV" ip rule del pref 0
+n "$SRV" ip -6 rule add pref 1000 lookup local
+n "$SRV" ip -6 rule del pref 0
+
 # The daemon: any address, any interface of the main table.  With
 # ip_nonlocal_bind it can answer from an AnyIP address over IPv6 too.
 n "$SRV" sysctl -qw net.ipv6.ip_nonlocal_bind=1

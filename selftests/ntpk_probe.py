@@ -53,7 +53,7 @@ def main():
 	p.add_argument('--src')
 	p.add_argument('--port', type=int, default=123)
 	p.add_argument('--poll', type=int, default=6)
-	p.add_argument('--tos', type=int)
+	p.add_argument('--tos', type=lambda v: int(v, 0))
 	p.add_argument('--txtime-ahead', type=float)
 	p.add_argument('--timeout', type=float, default=2.0)
 	a = p.parse_args()

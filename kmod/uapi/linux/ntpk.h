@@ -52,8 +52,8 @@
  *                            daemon (default NTPK_LEAP_WINDOW_DEFAULT)
  *       NTPK_CONFIG_A_DSCP: NLA_U8, 0 .. 63: the DSCP of replies (IPv4 TOS,
  *                            IPv6 traffic class, ECN 0), also used to
- *                            route them, as chronyd's dscp directive does;
- *                            default 0
+ *                            route them, as chronyd's dscp directive does
+ *                            (for IPv6 from chrony 4.4 on); default 0
  *     NTPK_A_RATELIMIT: NLA_NESTED, replaces the whole rate-limit setting;
  *                       an absent member takes its NTPK_RL_*_DEFAULT
  *       NTPK_RL_A_FLAGS: NLA_U32, NTPK_RL_F_* (required)
