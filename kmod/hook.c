@@ -454,6 +454,9 @@ static enum ntpk_stats_attr local4(struct sk_buff *skb,
 				   const struct iphdr *iph, struct ntpk_req *r)
 {
 	if (!skb_valid_dst(skb)) {
+		/* Tunnel metadata (collect_md) keys the stack's lookup. */
+		if (skb_dst(skb))
+			return NTPK_STATS_A_PASS_UNUSUAL;
 		r->own_dst = true;
 		/*
 		 * An unreachable destination still gets a route (to
@@ -471,8 +474,9 @@ static enum ntpk_stats_attr local4(struct sk_buff *skb,
 	return 0;
 }
 
-static bool local6(struct sk_buff *skb, const struct ipv6hdr *ip6h,
-		   struct ntpk_req *r)
+static enum ntpk_stats_attr local6(struct sk_buff *skb,
+				   const struct ipv6hdr *ip6h,
+				   struct ntpk_req *r)
 {
 	struct flowi6 fl6 = {
 		.flowi6_iif = skb->dev->ifindex,
@@ -487,18 +491,21 @@ static bool local6(struct sk_buff *skb, const struct ipv6hdr *ip6h,
 	struct dst_entry *dst;
 
 	if (!skb_valid_dst(skb)) {
+		if (skb_dst(skb))
+			return NTPK_STATS_A_PASS_UNUSUAL;
 		r->own_dst = true;
-		skb_dst_drop(skb);
 		dst = ip6_route_input_lookup(dev_net(skb->dev), skb->dev, &fl6,
 					     skb, RT6_LOOKUP_F_HAS_SADDR |
 					     RT6_LOOKUP_F_DST_NOREF);
 		skb_dst_set_noref(skb, dst);
 	}
 	dst = skb_dst(skb);
-	return !dst->error &&
-	       (dst_rt6_info(dst)->rt6i_flags & (RTF_LOCAL | RTF_ANYCAST)) ==
-	       RTF_LOCAL &&
-	       xfrm6_policy_check(NULL, XFRM_POLICY_IN, skb);
+	if (dst->error ||
+	    (dst_rt6_info(dst)->rt6i_flags & (RTF_LOCAL | RTF_ANYCAST)) !=
+	    RTF_LOCAL ||
+	    !xfrm6_policy_check(NULL, XFRM_POLICY_IN, skb))
+		return NTPK_STATS_A_PASS_NOT_OURS;
+	return 0;
 }
 
 static unsigned int ipv4_in(struct sk_buff *skb,
@@ -612,8 +619,9 @@ static unsigned int ipv6_in(struct sk_buff *skb,
 	    (addr_type & (IPV6_ADDR_MULTICAST | IPV6_ADDR_LOOPBACK |
 			  IPV6_ADDR_MAPPED)))
 		return outcome(r->nn, NTPK_STATS_A_PASS_BAD_SOURCE);
-	if (!local6(skb, ip6h, r))
-		return outcome(r->nn, NTPK_STATS_A_PASS_NOT_OURS);
+	c = local6(skb, ip6h, r);
+	if (c)
+		return outcome(r->nn, c);
 	/* A zero UDP checksum is not allowed over IPv6 (RFC 8200). */
 	if (!uh->check ||
 	    nf_ip6_checksum(skb, state->hook, r->thoff, IPPROTO_UDP))

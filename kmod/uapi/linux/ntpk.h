@@ -248,14 +248,16 @@ enum ntpk_stats_attr {
 	NTPK_STATS_A_PAD,
 	NTPK_STATS_A_REQUESTS,		/* UDP datagrams to a served port */
 	NTPK_STATS_A_REPLIES,		/* mode 4 replies sent */
-	NTPK_STATS_A_PASS_NOT_OURS,	/* not served, or not what the stack would
-					 * deliver locally: its input route (VRF,
-					 * ip rules, rp_filter), its IPsec policy,
-					 * another host's frame on a bridge */
-	NTPK_STATS_A_PASS_UNUSUAL,	/* fragment, IP options, IPv6 ext header, GSO, UDP padding */
-	NTPK_STATS_A_PASS_BAD_SOURCE,	/* source port 0, bogus or local source
-					 * address, or one the stack's input
-					 * route refuses (rp_filter) */
+	/* Not served, or what the stack would not deliver locally: by its
+	 * input route (ip rules, forwarding), a VRF, its IPsec policy, or
+	 * another host's frame on a bridge.
+	 */
+	NTPK_STATS_A_PASS_NOT_OURS,
+	NTPK_STATS_A_PASS_UNUSUAL,	/* fragment, IP options, IPv6 ext header, GSO, UDP padding, tunnel metadata */
+	/* Source port 0, a bogus or local source address, or one the
+	 * stack's input route refuses (martian, rp_filter).
+	 */
+	NTPK_STATS_A_PASS_BAD_SOURCE,
 	NTPK_STATS_A_PASS_LOOPBACK,	/* arrived on a loopback device */
 	NTPK_STATS_A_PASS_SHORT,	/* NTP payload under 48 bytes */
 	NTPK_STATS_A_PASS_EXTENSIONS,	/* payload over 48 bytes: extension fields, MAC */
