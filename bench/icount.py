@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+"""Guest side of `make bench`'s instruction counts (bench/run --icount).
+
+Runs as root in a 1-vCPU guest that QEMU runs with -icount shift=0,sleep=off
+(scripts/vm-run --icount): the guest clock advances exactly 1 ns per
+instruction executed, and jumps over idle time.  So the CPU's busy time
+(wall minus idle, from /proc/stat) is an instruction count, whatever the
+host is doing.  The layout is bench.py's, on one CPU: the generator, the
+server and the client's drop of the replies share it, and every figure
+includes them; the floor (an nft drop at raw prerouting) is the part that
+does not depend on the server, subtracted to get what answering costs.
+
+For each server in turn: a warm-up, then COUNT requests at RATE from 2^20
+client addresses, and the busy time over them less the idle baseline's
+(timer ticks, measured over an idle spell of the same length) divided by
+COUNT.  Prints one JSON object {server: instructions per request, ...,
+"_meta": {...}} on stdout.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench as B	# noqa: E402  (after the path is set)
+
+# One CPU: everything on CPU 0.
+B.SERVER_CPU = B.CLIENT_CPU = 0
+RL_TABLE = 1 << 20	# the "1 M-client table"
+
+
+def busy_ns(a, b):
+	busy, wall, _ = B.busy_seconds(a, b)
+	return busy * 1e9, wall * 1e9
+
+
+def main():
+	ap = argparse.ArgumentParser()
+	ap.add_argument('--servers', default='floor,ntpk,ntpk-rl,chronyd,ntpd')
+	ap.add_argument('--count', type=int, default=100000)
+	ap.add_argument('--rate', type=int, default=5000)
+	ap.add_argument('--warmup', type=int, default=2000)
+	args = ap.parse_args()
+	# What bench.py's servers and offer() read from their arguments.
+	args.smoke = False
+	if os.cpu_count() != 1:
+		raise B.BenchError('icount wants 1 CPU (scripts/vm-run --icount)')
+	B.RL_TABLE = RL_TABLE
+
+	B.BENCH = bench = B.Bench(args)
+	make = {'ntpk': lambda: B.Ntpk(False), 'ntpk-rl': lambda: B.Ntpk(True),
+		'chronyd': B.Chronyd, 'ntpd': B.Ntpd, 'floor': B.Floor}
+	servers = [make[n]() for n in args.servers.split(',')]
+	out = {}
+	try:
+		bench.setup(servers)
+		for srv in servers:
+			srv.start()
+			bench.started.append(srv)
+		for srv in servers:
+			# Cold caches, lazy setup, the first neighbour lookups.
+			bench.offer(srv, args.rate, args.warmup)
+			# The idle baseline over as long a spell as the run.
+			secs = args.count / args.rate
+			a = B.cpu_sample()
+			time.sleep(secs)
+			b = B.cpu_sample()
+			idle_busy, idle_wall = busy_ns(a, b)
+			r = bench.offer(srv, args.rate, args.count, cpu=True)
+			busy, wall = r['busy'] * 1e9, r['wall'] * 1e9
+			extra = busy - idle_busy / idle_wall * wall
+			if r['answered'] != args.count:
+				raise B.BenchError('%s handled %d of %d' % (
+					srv.name, r['answered'], args.count))
+			out[srv.name] = extra / args.count
+			B.log('%s: %.0f instructions per request (busy %.0f of '
+			      '%.0f ns; idle baseline %.0f of %.0f)' % (
+				      srv.name, out[srv.name], busy, wall,
+				      idle_busy, idle_wall))
+			srv.check()
+	finally:
+		bench.teardown()
+	out['_meta'] = {'guest': B.guest_desc(), 'count': args.count,
+			'rate': args.rate,
+			'commit': os.environ.get('NTPK_BENCH_COMMIT', '?')}
+	print(json.dumps(out, sort_keys=True))
+
+
+if __name__ == '__main__':
+	try:
+		main()
+	except B.BenchError as e:
+		print('icount: FAILED: %s' % e, file=sys.stderr)
+		sys.exit(1)
