@@ -17,7 +17,10 @@
 #   make demo       deps, build, then scripts/demo in a guest
 #   make demo-soak  the demo N=20 times in a row, fresh guest each time
 #   make bench      ntpk against chronyd, ntpd and the floor (bench/out/)
-#   make bench-smoke  the same, tiny, as part of make check
+#   make bench-icount  instructions per request of each, 3 boots under QEMU
+#                   icount (bench/out/icount.md)
+#   make bench-smoke  the bench, tiny, and the icount regression gate
+#                   (bench/baseline.json), as part of make check
 #   make check-debug  the guest suite on a KASAN/lockdep/kmemleak kernel
 #   make install    see "install" below (DESTDIR, PREFIX, KVER)
 #   make clean      back to the tree as cloned
@@ -206,7 +209,7 @@ clean:
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
 	check-build check-vm check-vm-kernels check-deploy check-debug \
 	check-locations bench \
-	bench-smoke demo demo-soak \
+	bench-smoke bench-icount demo demo-soak \
 	clean install uninstall dkms-install dkms-remove
 
 check-deploy:
@@ -218,8 +221,16 @@ check-locations:
 bench:
 	bench/run
 
+bench-icount:
+	bench/run --icount
+
+# bench-smoke: the full bench's machinery on tiny loads, then the one
+# performance assertion of make check: ntpk's instructions per request under
+# QEMU icount against bench/baseline.json (bench/run --gate; deterministic,
+# so it cannot be noise).
 bench-smoke:
 	bench/run --smoke
+	bench/run --gate
 
 check-debug: deps
 	scripts/check-debug

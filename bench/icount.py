@@ -11,11 +11,13 @@ server and the client's drop of the replies share it, and every figure
 includes them; the floor (an nft drop at raw prerouting) is the part that
 does not depend on the server, subtracted to get what answering costs.
 
-For each server in turn: a warm-up, then COUNT requests at RATE from 2^20
-client addresses, and the busy time over them less the idle baseline's
-(timer ticks, measured over an idle spell of the same length) divided by
-COUNT.  Prints one JSON object {server: instructions per request, ...,
-"_meta": {...}} on stdout.
+For each server in turn: a warm-up, then COUNT/5 and COUNT requests at RATE
+from 2^20 client addresses.  A figure is the difference of the two runs'
+busy time, each less the idle baseline's (timer ticks, measured over an
+idle spell), divided by the difference of their counts: what stays the
+same in both runs (starting the generator, waiting for the queues to
+drain) cancels out.  Prints one JSON object {server: instructions per
+request, ..., "_meta": {...}} on stdout.
 """
 import argparse
 import json
@@ -62,23 +64,30 @@ def main():
 		for srv in servers:
 			# Cold caches, lazy setup, the first neighbour lookups.
 			bench.offer(srv, args.rate, args.warmup)
-			# The idle baseline over as long a spell as the run.
-			secs = args.count / args.rate
+		# Timer ticks and the like: the quietest of three idle spells
+		# (the first may still see set-up work finish).
+		idle = []
+		for _ in range(3):
 			a = B.cpu_sample()
-			time.sleep(secs)
-			b = B.cpu_sample()
-			idle_busy, idle_wall = busy_ns(a, b)
-			r = bench.offer(srv, args.rate, args.count, cpu=True)
-			busy, wall = r['busy'] * 1e9, r['wall'] * 1e9
-			extra = busy - idle_busy / idle_wall * wall
-			if r['answered'] != args.count:
-				raise B.BenchError('%s handled %d of %d' % (
-					srv.name, r['answered'], args.count))
-			out[srv.name] = extra / args.count
-			B.log('%s: %.0f instructions per request (busy %.0f of '
-			      '%.0f ns; idle baseline %.0f of %.0f)' % (
-				      srv.name, out[srv.name], busy, wall,
-				      idle_busy, idle_wall))
+			time.sleep(1.0)
+			idle.append(busy_ns(a, B.cpu_sample()))
+		idle_busy, idle_wall = min(idle)
+		for srv in servers:
+			extra = []
+			for n in (args.count // 5, args.count):
+				r = bench.offer(srv, args.rate, n, cpu=True)
+				if r['answered'] != n:
+					raise B.BenchError('%s handled %d of %d' % (
+						srv.name, r['answered'], n))
+				busy, wall = r['busy'] * 1e9, r['wall'] * 1e9
+				extra.append(busy - idle_busy / idle_wall * wall)
+				B.log('%s: %d requests: busy %.0f of %.0f ns' % (
+					srv.name, n, busy, wall))
+			out[srv.name] = (extra[1] - extra[0]) / \
+				(args.count - args.count // 5)
+			B.log('%s: %.0f instructions per request (idle baseline '
+			      '%.0f ns per s)' % (srv.name, out[srv.name],
+						 idle_busy / idle_wall * 1e9))
 			srv.check()
 	finally:
 		bench.teardown()
