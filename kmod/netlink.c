@@ -3,11 +3,33 @@
  * The "ntpk" generic netlink family: the only way to configure the module.
  * See uapi/linux/ntpk.h for the attribute trees.
  *
- * Every handler runs under its namespace's nn->lock (taken in pre_doit, and
- * by the dump): the writers' lock for everything in struct ntpk_net.  The
- * family is not parallel_ops either, so genl_mutex is held around it.
+ * Privilege: every write needs CAP_NET_ADMIN over the user namespace that
+ * owns the network namespace (GENL_UNS_ADMIN_PERM), so any user may
+ * configure ntpk in namespaces of their own (unshare -Urn).  What they can
+ * pin that way is bounded: a rate limit table over NTPK_RL_TABLE_UNPRIV_MAX
+ * entries needs CAP_NET_ADMIN in the initial user namespace as well, and
+ * the table is charged to the caller's memory cgroup (ratelimit.c).
+ *
+ * Locking: the family is parallel_ops, so genl_mutex is not held and a
+ * namespace zeroing a 256 MiB table stalls no other namespace's requests
+ * and no other genetlink family.  What genl_mutex used to serialise, and
+ * what protects it now:
+ *  - everything in struct ntpk_net, the only state the handlers write:
+ *    that namespace's nn->lock, held from pre_doit to post_doit around
+ *    every doit and by the address dump around each of its passes;
+ *  - the dump's cursor (cb->args[0], cb->seq): the netlink_callback is
+ *    one dump's own, and its socket's cb_mutex runs the passes one at a
+ *    time; addr_gen, which cb->seq follows, is read under nn->lock;
+ *  - this file's statics (policies, range validations, ops, the family):
+ *    never written after genl_register_family(), and ntpk_net_id is set
+ *    before it (main.c);
+ *  - the netfilter hooks ntpk_set_enabled() (un)registers: per namespace,
+ *    under nf_hook_mutex inside nf_register_net_hooks().
+ * A namespace's pernet exit runs only once no socket in it is left, so no
+ * handler can hold the nn->lock of a namespace going away.
  */
 #include <linux/slab.h>
+#include <linux/stringify.h>
 #include <net/genetlink.h>
 #include <net/ipv6.h>
 
@@ -68,6 +90,18 @@ static struct netlink_range_validation rl_table_range = {
 	.min = NTPK_RL_TABLE_MIN,
 	.max = NTPK_RL_TABLE_MAX,
 };
+
+/*
+ * The largest rate limit table (8 MiB) that root of a user namespace other
+ * than the initial one may ask for: what the default setting needs, well
+ * below the 256 MiB of NTPK_RL_TABLE_MAX.  Written out rather than as a
+ * shift, so that the error message can quote it.
+ */
+#define NTPK_RL_TABLE_UNPRIV_MAX	1048576
+static_assert(NTPK_RL_TABLE_DEFAULT <= NTPK_RL_TABLE_UNPRIV_MAX);
+#define RL_TABLE_UNPRIV_MSG "rate limit table over " \
+	__stringify(NTPK_RL_TABLE_UNPRIV_MAX) \
+	" entries needs CAP_NET_ADMIN in the initial user namespace"
 
 static const struct nla_policy rl_policy[NTPK_RL_A_MAX + 1] = {
 	[NTPK_RL_A_FLAGS] = { .type = NLA_U32 },
@@ -342,7 +376,7 @@ static int parse_config(struct ntpk_config *cfg, const struct nlattr *attr,
 }
 
 static int parse_ratelimit(struct ntpk_rl_params *p, const struct nlattr *attr,
-			   struct netlink_ext_ack *extack)
+			   u32 table_max, struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[NTPK_RL_A_MAX + 1];
 	int err;
@@ -376,6 +410,11 @@ static int parse_ratelimit(struct ntpk_rl_params *p, const struct nlattr *attr,
 					    "table size must be a power of two");
 			return -EINVAL;
 		}
+		if (p->table_size > table_max) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NTPK_RL_A_TABLE_SIZE],
+					    RL_TABLE_UNPRIV_MSG);
+			return -EPERM;
+		}
 	}
 	return 0;
 }
@@ -404,8 +443,12 @@ static int ntpk_nl_set(struct sk_buff *skb, struct genl_info *info)
 			goto err_cfg;
 	}
 	if (info->attrs[NTPK_A_RATELIMIT]) {
+		/* Both the socket's opener and the sender must hold it. */
+		u32 table_max = netlink_capable(skb, CAP_NET_ADMIN) ?
+				NTPK_RL_TABLE_MAX : NTPK_RL_TABLE_UNPRIV_MAX;
+
 		err = parse_ratelimit(&p, info->attrs[NTPK_A_RATELIMIT],
-				      info->extack);
+				      table_max, info->extack);
 		if (err)
 			goto err_cfg;
 		if (p.flags & NTPK_RL_F_ENABLED) {
@@ -831,6 +874,7 @@ static struct genl_family ntpk_genl_family __ro_after_init = {
 	.maxattr = NTPK_A_MAX,
 	.policy = ntpk_policy,
 	.netnsok = true,
+	.parallel_ops = true,
 	.pre_doit = ntpk_nl_pre_doit,
 	.post_doit = ntpk_nl_post_doit,
 	.module = THIS_MODULE,

@@ -63,7 +63,14 @@ struct ntpk_rl *ntpk_rl_create(const struct ntpk_rl_params *p)
 
 	if (!is_power_of_2(p->table_size))
 		return ERR_PTR(-EINVAL);
-	rl = kvzalloc(struct_size(rl, slots, p->table_size), GFP_KERNEL);
+	/*
+	 * Up to 256 MiB, pinned for as long as the setting stays: charged to
+	 * the memory cgroup of whoever asked (root of any user namespace may
+	 * ask, see netlink.c).  A failure reaches them as an error message,
+	 * so the kernel log need not say it too.
+	 */
+	rl = kvzalloc(struct_size(rl, slots, p->table_size),
+		      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!rl)
 		return ERR_PTR(-ENOMEM);
 	rl->p = *p;
