@@ -160,6 +160,7 @@ static int put_config(struct sk_buff *msg, const struct ntpk_config *cfg)
 static int put_state(struct sk_buff *msg, const struct ntpk_state *st,
 		     const struct ntpk_config *cfg)
 {
+	u64 now = get_jiffies_64();
 	struct nlattr *nest;
 
 	if (!st)
@@ -176,9 +177,9 @@ static int put_state(struct sk_buff *msg, const struct ntpk_state *st,
 	    nla_put_u64_64bit(msg, NTPK_STATE_A_REFTIME, st->ntp.reftime,
 			      NTPK_STATE_A_PAD) ||
 	    nla_put_u64_64bit(msg, NTPK_STATE_A_AGE_MSEC,
-			      jiffies_to_msecs(jiffies - st->stamp),
-			      NTPK_STATE_A_PAD) ||
-	    nla_put_u8(msg, NTPK_STATE_A_USABLE, ntpk_state_usable(st, cfg)) ||
+			      ntpk_state_age_ms(st, now), NTPK_STATE_A_PAD) ||
+	    nla_put_u8(msg, NTPK_STATE_A_USABLE,
+		       ntpk_state_usable_at(st, cfg, now)) ||
 	    nla_put_u32(msg, NTPK_STATE_A_DISP_RATE, st->disp_rate))
 		return -EMSGSIZE;
 	if (st->has_error &&
@@ -579,7 +580,7 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 	}
 	st->synced = ntp_state_synced(&st->ntp);
 	st->leap = leap_instant(st->ntp.leap);
-	st->stamp = jiffies;
+	st->stamp = get_jiffies_64();
 
 	old = ntpk_deref(nn, nn->state);
 	rcu_assign_pointer(nn->state, st);

@@ -4,6 +4,7 @@
 
 #include <linux/percpu.h>
 #include <linux/in6.h>
+#include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
@@ -35,7 +36,7 @@ struct ntpk_config {
 
 struct ntpk_state {
 	struct rcu_head rcu;
-	unsigned long stamp;		/* jiffies when pushed */
+	u64 stamp;			/* jiffies_64 when pushed */
 	bool synced;
 	bool has_error;			/* the three informational values */
 	struct ntp_server_state ntp;
@@ -81,11 +82,35 @@ static inline void ntpk_count(struct ntpk_net *nn, enum ntpk_stats_attr c)
 	u64_stats_update_end(&st->syncp);
 }
 
+/*
+ * Ages count in jiffies_64, NOW being get_jiffies_64().  A 32-bit kernel's
+ * jiffies wraps (every 49.7 days at HZ 1000), and time_before() against a
+ * stamp taken more than 2^31 ticks ago turns true again: a state abandoned
+ * 25 days ago would be fresh once more.  jiffies_64 does not wrap in any
+ * uptime, and the age is an unsigned difference, so it only grows.
+ */
+static inline u64 ntpk_state_age(const struct ntpk_state *st, u64 now)
+{
+	return now - st->stamp;
+}
+
+/* In ms, as the uapi reports it: 64 bits, so no wrap after 49.7 days. */
+static inline u64 ntpk_state_age_ms(const struct ntpk_state *st, u64 now)
+{
+	return jiffies64_to_msecs(ntpk_state_age(st, now));
+}
+
+static inline bool ntpk_state_usable_at(const struct ntpk_state *st,
+					const struct ntpk_config *cfg, u64 now)
+{
+	return st && st->synced &&
+	       ntpk_state_age(st, now) < cfg->max_age_jiffies;
+}
+
 static inline bool ntpk_state_usable(const struct ntpk_state *st,
 				     const struct ntpk_config *cfg)
 {
-	return st && st->synced &&
-	       time_before(jiffies, st->stamp + cfg->max_age_jiffies);
+	return ntpk_state_usable_at(st, cfg, get_jiffies_64());
 }
 
 int ntpk_netns_init(void);
