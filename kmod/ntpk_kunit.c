@@ -5,6 +5,8 @@
  * tests in selftests/unit/ntp_test.c, so the code ntpk.ko runs is proven
  * with the kernel's compiler flags, div_u64() and KASAN watching the
  * buffers.  Expected values are computed here independently of ntp.c.
+ * A second suite, ntpk_state, checks the state's age and freshness
+ * (netns.h) at jiffies values no test run lives to see.
  *
  * The randomised loops run a tenth of the host's iterations: under TCG
  * with KASAN every iteration costs a hundred times more, and the host
@@ -20,6 +22,7 @@
 #include <linux/time.h>
 
 #include "ntp.c"
+#include "netns.h"
 
 #define MAX_DIAG	8	/* failure messages printed per test */
 
@@ -896,5 +899,85 @@ static struct kunit_suite ntpk_ntp_suite = {
 };
 kunit_test_suite(ntpk_ntp_suite);
 
+/* ---- the state's age (netns.h) ------------------------------------ */
+
+/*
+ * Stamps just before a jiffies crossing: where a 32-bit kernel's jiffies
+ * wraps, and where this kernel's unsigned long and u64 do.
+ */
+static const u64 stamps[] = {
+	0, (1ULL << 32) - 10, (u64)ULONG_MAX - 10, U64_MAX - 10,
+};
+
+/*
+ * A state is usable for max_age, then never again, however long it is
+ * left: what a time_before() on unsigned long got wrong once the age
+ * passed half its range (beyond 2^31 ticks on a 32-bit kernel, 25 days at
+ * HZ 1000; here, ULONG_MAX / 2 + max_age + 1 stands for it).
+ */
+static void state_usable_across_wrap(struct kunit *test)
+{
+	const unsigned long max = 5 * HZ;
+	const struct ntpk_config cfg = { .max_age_jiffies = max };
+	/* Ages in ticks; the largest a u64 holds is the last. */
+	static const u64 stale[] = {
+		5 * HZ, 5 * HZ + 1, 3600ULL * HZ,
+		(1ULL << 31) + 5 * HZ + 1,	/* 32-bit time_before() wraps */
+		1ULL << 32,			/* 32-bit jiffies equal again */
+		(1ULL << 32) + 1,
+		ULONG_MAX / 2, ULONG_MAX / 2 + 5 * HZ + 1, ULONG_MAX - 1,
+		U64_MAX / 2 + 5 * HZ + 1, U64_MAX - 1, U64_MAX,
+	};
+	struct ntpk_state st = { .synced = true };
+	size_t i, j;
+
+	for (i = 0; i < ARRAY_SIZE(stamps); i++) {
+		st.stamp = stamps[i];
+		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp), 1,
+			 "stamp %llu, age 0", st.stamp);
+		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp + max - 1),
+			 1, "stamp %llu, age max_age - 1", st.stamp);
+		for (j = 0; j < ARRAY_SIZE(stale); j++)
+			CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg,
+							    st.stamp + stale[j]),
+				 0, "stamp %llu, age %llu", st.stamp, stale[j]);
+	}
+	st.synced = false;
+	CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp), 0, "unsynced");
+	CHECK_EQ(test, ntpk_state_usable_at(NULL, &cfg, 0), 0, "no state");
+}
+
+/* The age in ms past 2^32 ms (49.7 days), exact, from any stamp. */
+static void state_age_ms_64bit(struct kunit *test)
+{
+	static const u64 secs[] = {
+		0, 1, 4294967, 4294968, 5000000, 1000000000, 1ULL << 40,
+	};
+	struct ntpk_state st = {};
+	size_t i, j;
+
+	for (i = 0; i < ARRAY_SIZE(stamps); i++) {
+		st.stamp = stamps[i];
+		for (j = 0; j < ARRAY_SIZE(secs); j++)
+			CHECK_EQ(test, ntpk_state_age_ms(&st,
+							 st.stamp + secs[j] * HZ),
+				 secs[j] * MSEC_PER_SEC, "stamp %llu, %llu s",
+				 st.stamp, secs[j]);
+	}
+}
+
+static struct kunit_case ntpk_state_cases[] = {
+	KUNIT_CASE(state_usable_across_wrap),
+	KUNIT_CASE(state_age_ms_64bit),
+	{}
+};
+
+static struct kunit_suite ntpk_state_suite = {
+	.name = "ntpk_state",
+	.init = ntpk_ntp_test_init,
+	.test_cases = ntpk_state_cases,
+};
+kunit_test_suite(ntpk_state_suite);
+
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("KUnit cases for ntpk's NTP packet core");
+MODULE_DESCRIPTION("KUnit cases for ntpk's NTP packet core and state age");
