@@ -187,13 +187,17 @@ static void check_reply(const uint8_t *pkt, uint64_t t1, uint64_t t4,
 static ssize_t recv_stamped(int fd, uint8_t *buf, size_t len,
 			    struct timespec *rx)
 {
-	char ctl[CMSG_SPACE(sizeof(struct timespec))];
+	/* CMSG_FIRSTHDR() hands out the buffer as a struct cmsghdr. */
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
-		.msg_control = ctl,
-		.msg_controllen = sizeof(ctl),
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
 	};
 	struct cmsghdr *c;
 	ssize_t n;
