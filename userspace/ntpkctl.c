@@ -171,7 +171,7 @@ static void ratelimit_usage(void)
 	       "  interval    -19..12, log2 seconds between requests per client (%d)\n"
 	       "  burst       1..255 requests allowed above the rate (%d)\n"
 	       "  leak        0..16: answer 1 in 2^leak limited requests; 0 never (%d)\n"
-	       "  kod         on: answer limited requests with a RATE kiss-o'-death (off)\n"
+	       "  kod         on: a RATE kiss-o'-death, one per client per interval (off)\n"
 	       "  table-size  power of two, %u..%u clients tracked (%u)\n"
 	       "  v6-prefix   16..128, IPv6 prefix length identifying a client (%d)\n",
 	       NTPK_RL_INTERVAL_DEFAULT, NTPK_RL_BURST_DEFAULT,
