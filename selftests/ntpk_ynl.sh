@@ -108,7 +108,7 @@ json_state()
 COUNTERS="requests replies pass-not-ours pass-unusual pass-bad-source
 pass-loopback pass-short pass-extensions pass-not-mode3 pass-bad-version
 pass-no-state drop-malformed drop-checksum drop-route drop-xmit rl-dropped
-rl-leaked rl-kod pass-leap"
+rl-leaked rl-kod pass-leap pass-route"
 
 # stats [NAME=VALUE...]: ynl's "stats" object, every counter 0 but those.
 stats()
@@ -126,7 +126,7 @@ stats()
 }
 
 # What get replies in a namespace nobody configured, part by part.
-DEF_CONFIG='"config": {"flags": [], "max-age": 5, "naddrs": 0, "leap-window": 2000, "ports": {"port": [123]}}'
+DEF_CONFIG='"config": {"flags": [], "max-age": 5, "naddrs": 0, "leap-window": 2000, "dscp": 0, "ports": {"port": [123]}}'
 DEF_RL='"ratelimit": {"flags": [], "interval": {"value": 3}, "burst": 8, "leak": 2, "table-size": 1048576, "v6-prefix": 64}'
 
 # ---- subtests ----
@@ -144,12 +144,12 @@ test_get_defaults()
 test_set()
 {
 	local ns=$1
-	local config='"config": {"flags": ["enabled"], "max-age": 60, "leap-window": 500, "ports": {"port": [123, 4123]}}'
+	local config='"config": {"flags": ["enabled"], "max-age": 60, "leap-window": 500, "dscp": 46, "ports": {"port": [123, 4123]}}'
 	local rl='"ratelimit": {"flags": ["enabled", "kod"], "interval": {"value": -2}, "burst": 16, "leak": 4, "table-size": 4096, "v6-prefix": 56}'
 
 	expect_out "[null, {${config/\"leap-window\"/\"naddrs\": 0, \"leap-window\"}, \"status\": {\"reason\": \"never-pushed\"}, $(stats), $rl}]" \
 		ynl "$ns" --multi set "{$config, $rl}" --multi get '{}'
-	expect_out '{"config":{"enabled":true,"ports":[123,4123],"max_age":60,"leap_window":0.500,"addresses":[],"ratelimit":{"enabled":true,"interval":-2,"burst":16,"leak":4,"kod":true,"table_size":4096,"v6_prefix":56}},"state":null,"status":{"reason":"never-pushed"},"counters":{"requests":0,"replies":0,"pass_not_ours":0,"pass_unusual":0,"pass_bad_source":0,"pass_loopback":0,"pass_short":0,"pass_extensions":0,"pass_not_mode3":0,"pass_bad_version":0,"pass_no_state":0,"drop_malformed":0,"drop_checksum":0,"drop_route":0,"drop_xmit":0,"rl_dropped":0,"rl_leaked":0,"rl_kod":0,"pass_leap":0}}' \
+	expect_out '{"config":{"enabled":true,"ports":[123,4123],"max_age":60,"leap_window":0.500,"dscp":46,"addresses":[],"ratelimit":{"enabled":true,"interval":-2,"burst":16,"leak":4,"kod":true,"table_size":4096,"v6_prefix":56}},"state":null,"status":{"reason":"never-pushed"},"counters":{"requests":0,"replies":0,"pass_not_ours":0,"pass_unusual":0,"pass_bad_source":0,"pass_loopback":0,"pass_short":0,"pass_extensions":0,"pass_not_mode3":0,"pass_bad_version":0,"pass_no_state":0,"drop_malformed":0,"drop_checksum":0,"drop_route":0,"drop_xmit":0,"rl_dropped":0,"rl_leaked":0,"rl_kod":0,"pass_leap":0,"pass_route":0}}' \
 		ntpkctl -n "$ns" -j show
 }
 
@@ -174,7 +174,7 @@ test_state_set()
 test_state_get_clear()
 {
 	local ns=$1 get
-	local config='"config": {"flags": ["enabled"], "max-age": 3600, "naddrs": 0, "leap-window": 2000, "ports": {"port": [123]}}'
+	local config='"config": {"flags": ["enabled"], "max-age": 3600, "naddrs": 0, "leap-window": 2000, "dscp": 0, "ports": {"port": [123]}}'
 
 	printf '%s\n' 'set enable max-age 3600' \
 		'state set leap 0 stratum 1 precision -5 refid GPS rootdelay 0 rootdisp 0.5 reftime 2024-01-01T00:00:00.5Z correction -0.000000042 error 0 maxerror 0.000000001' |
@@ -211,7 +211,7 @@ test_addrs()
 test_stats()
 {
 	local ns=$1 get
-	local config='"config": {"flags": ["enabled"], "max-age": 5, "naddrs": 0, "leap-window": 2000, "ports": {"port": [123]}}'
+	local config='"config": {"flags": ["enabled"], "max-age": 5, "naddrs": 0, "leap-window": 2000, "dscp": 0, "ports": {"port": [123]}}'
 
 	ntpkctl -n "$ns" set enable
 	n "$ns" bash -c 'echo -n x >/dev/udp/127.0.0.1/123'
