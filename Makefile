@@ -5,14 +5,17 @@
 #   make            kmod/ntpk.ko and userspace/ntpkctl (W=1 passes through)
 #   make deps       install the Debian packages everything needs
 #   make check      deps, warning-free build (W=1) against every supported
-#                   kernel's headers, host unit tests, DKMS for each kernel,
-#                   the guest smoke test from checkouts in many places
-#                   (scripts/check-locations), the guest suite (selftests/run
-#                   under scripts/vm-run) on KVER, a subset of it on the
-#                   other kernels, bench-smoke; prints its wall time
+#                   kernel's headers, host unit tests, the YNL spec
+#                   (check-spec), DKMS for each kernel, the guest smoke test
+#                   from checkouts in many places (scripts/check-locations),
+#                   the guest suite (selftests/run under scripts/vm-run) on
+#                   KVER, a subset of it on the other kernels, bench-smoke;
+#                   prints its wall time
 #   make check-vm   the guest suite on KVER (VM_TESTS= picks tests)
 #   make unit       host unit tests of the NTP packet core and of ntpkctl's
 #                   NTP wire helpers (KTAP)
+#   make check-spec kmod/ntpk.yaml (the family's YNL spec) against the
+#                   kernel's schema and kmod/uapi/linux/ntpk.h, no guest
 #   make fuzz       a short libFuzzer run on the packet core
 #   make demo       deps, build, then scripts/demo in a guest
 #   make demo-soak  the demo N=20 times in a row, fresh guest each time
@@ -66,8 +69,8 @@ export KVER NTPK_KVER
 
 # Say which kernel once per make check (the sub-makes inherit KVER), and
 # not for goals that never touch a kernel.
-QUIET_GOALS := deps unit fuzz userspace guest-deps install uninstall \
-	dkms-install dkms-remove clean
+QUIET_GOALS := deps unit fuzz check-spec userspace guest-deps install \
+	uninstall dkms-install dkms-remove clean
 ifneq ($(KVER),)
 ifeq ($(NTPK_KVER_SHOWN),)
 ifneq ($(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all)),)
@@ -127,7 +130,8 @@ CHECK_KVERS ?= $(shell "$(CURDIR)/scripts/kernels")
 
 check: deps
 	@t0=$$(date +%s); rc=0; \
-	{ $(MAKE) check-build && $(MAKE) unit && $(MAKE) check-deploy && \
+	{ $(MAKE) check-build && $(MAKE) unit && $(MAKE) check-spec && \
+	  $(MAKE) check-deploy && \
 	  $(MAKE) check-locations && $(MAKE) check-vm && \
 	  $(MAKE) check-vm-kernels && $(MAKE) bench-smoke; } || rc=$$?; \
 	t=$$(($$(date +%s) - t0)); \
@@ -159,11 +163,15 @@ check-build: need-kdir
 #   make check-vm KVER=6.12.118+deb12-amd64 [VM_TESTS="ntpk_vm.sh ..."]
 # VM_TESTS picks tests (default: all of them, selftests/run's list).
 # ntpk_ntpsrc.sh follows ntpsec's ntpd, unpacked privately (it conflicts
-# with chrony): NTPK_NTPD and NTPK_NTPD_LIBS reach the guest.
+# with chrony): NTPK_NTPD and NTPK_NTPD_LIBS reach the guest.  ntpk_ynl.sh
+# drives the module with the kernel's ynl CLI and kmod/ntpk.yaml: NTPK_YNL
+# is where scripts/ynl-unpack put tools/net/ynl of linux-source-6.12.
 check-vm: need-kdir
 	$(MAKE) module guest-deps
 	eval "$$(scripts/ntpsec-unpack --env)" && \
+	ynl=$$(scripts/ynl-unpack) && \
 	NTPK_NTPD="$$NTPD" NTPK_NTPD_LIBS="$$NTPD_LD_LIBRARY_PATH" \
+	NTPK_YNL="$$ynl" \
 	$(VM_RUN) --cpus 2 --timeout $(VM_TIMEOUT) -- selftests/run $(VM_TESTS)
 
 # The guest suite again on each other kernel ntpk supports that a guest can
@@ -174,7 +182,7 @@ check-vm: need-kdir
 # namespaces and unload, timekeeping), to keep make check near 20 minutes:
 # the whole suite on 6.12 passes too (VM_TESTS_KERNELS= for all of it).
 VM_TESTS_KERNELS ?= ntpk_smoke.sh ntpk_fastpath.sh ntpk_badinput.sh \
-	ntpk_ctl.sh ntpk_lifecycle.sh ntpk_truth.sh ntpk_leap.sh
+	ntpk_ctl.sh ntpk_ynl.sh ntpk_lifecycle.sh ntpk_truth.sh ntpk_leap.sh
 check-vm-kernels:
 	@for k in $(filter-out $(KVER),$(shell "$(CURDIR)/scripts/kernels" --bootable)); do \
 		echo "check-vm-kernels: the guest suite on $$k"; \
@@ -207,13 +215,20 @@ clean:
 	rm -rf bench/out
 
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
-	check-build check-vm check-vm-kernels check-deploy check-debug \
+	check-build check-vm check-vm-kernels check-deploy check-debug check-spec \
 	check-locations bench \
 	bench-smoke bench-icount demo demo-soak \
 	clean install uninstall dkms-install dkms-remove
 
 check-deploy:
 	scripts/check-deploy
+
+# kmod/ntpk.yaml without a guest: valid against the kernel's
+# genetlink-legacy schema (and a broken copy refused), and the uAPI
+# header ynl-gen-c renders from it the same, name and value, as
+# kmod/uapi/linux/ntpk.h.  selftests/ntpk_ynl.sh proves it on the module.
+check-spec:
+	scripts/check-spec
 
 check-locations:
 	scripts/check-locations
