@@ -236,8 +236,11 @@ check-debug: deps
 #   make dkms-remove  dkms remove --all, and the sources
 #
 # DESTDIR stages everything under a root (no depmod, no dkms commands: with
-# DESTDIR, dkms-install only stages /usr/src/ntpk-VERSION, for packaging).
-# PREFIX defaults to /usr/local.  VERSION comes from dkms.conf.
+# DESTDIR, dkms-install only stages /usr/src/ntpk-VERSION, for packaging:
+# debian/rules does that).  PREFIX defaults to /usr/local.  VERSION comes
+# from the VERSION file, the one place it is written: the staged dkms.conf
+# gets it for its #MODULE_VERSION# (as dh_dkms -V does), the module's
+# MODULE_VERSION and ntpkctl --version read the file.
 #
 # KVER here: install and uninstall use KVER when it is given, else the
 # release the built kmod/ntpk.ko is for (its vermagic), else the kernel
@@ -245,13 +248,14 @@ check-debug: deps
 # else for every installed kernel ntpk supports (scripts/kernels); DKMS
 # then builds it for each kernel installed later (AUTOINSTALL).
 PREFIX ?= /usr/local
-NTPK_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+NTPK_VERSION := $(shell cat VERSION)
 INSTALL_KVER = $(if $(KVER_GIVEN),$(KVER),$(or $(shell modinfo -F vermagic kmod/ntpk.ko 2>/dev/null | cut -d' ' -f1),$(KVER)))
 DKMS_KVERS = $(if $(KVER_GIVEN),$(KVER),$(shell "$(CURDIR)/scripts/kernels"))
 DKMS_SRC = $(DESTDIR)/usr/src/ntpk-$(NTPK_VERSION)
-# What DKMS builds from: the Kbuild files, the module's sources and headers
-# and the uapi header; not kbuild's generated *.mod.c.
-DKMS_FILES = dkms.conf Kbuild kmod/Kbuild kmod/uapi/linux/ntpk.h \
+# What DKMS builds from: the Kbuild files, the module's sources and headers,
+# the uapi header and VERSION; not kbuild's generated *.mod.c.  dkms.conf is
+# staged apart, with its version filled in.
+DKMS_FILES = VERSION Kbuild kmod/Kbuild kmod/uapi/linux/ntpk.h \
 	$(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h)
 
 install:
@@ -286,6 +290,8 @@ endif
 	for f in $(DKMS_FILES); do \
 		install -D -m 0644 $$f $(DKMS_SRC)/$$f || exit 1; \
 	done
+	sed 's/#MODULE_VERSION#/$(NTPK_VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
+	chmod 0644 $(DKMS_SRC)/dkms.conf
 ifeq ($(DESTDIR),)
 	dkms add -m ntpk -v $(NTPK_VERSION)
 	for k in $(DKMS_KVERS); do \
