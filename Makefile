@@ -20,6 +20,8 @@
 #   make bench-smoke  the same, tiny, as part of make check
 #   make check-debug  the guest suite on a KASAN/lockdep/kmemleak kernel
 #   make install    see "install" below (DESTDIR, PREFIX, KVER)
+#   make deb        the Debian packages ntpk-dkms and ntpkctl in build/deb,
+#                   checked by lintian (scripts/build-deb)
 #   make clean      back to the tree as cloned
 #
 # KVER is the kernel under test, for make, check and demo alike: the module
@@ -64,7 +66,7 @@ export KVER NTPK_KVER
 # Say which kernel once per make check (the sub-makes inherit KVER), and
 # not for goals that never touch a kernel.
 QUIET_GOALS := deps unit fuzz userspace guest-deps install uninstall \
-	dkms-install dkms-remove clean
+	dkms-install dkms-remove clean deb
 ifneq ($(KVER),)
 ifeq ($(NTPK_KVER_SHOWN),)
 ifneq ($(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all)),)
@@ -201,13 +203,13 @@ clean:
 	$(MAKE) -C userspace clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C selftests/unit clean
-	rm -rf bench/out
+	rm -rf bench/out build
 
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
 	check-build check-vm check-vm-kernels check-deploy check-debug \
 	check-locations bench \
 	bench-smoke demo demo-soak \
-	clean install uninstall dkms-install dkms-remove
+	clean install uninstall dkms-install dkms-remove deb
 
 check-deploy:
 	scripts/check-deploy
@@ -307,4 +309,12 @@ ifeq ($(DESTDIR),)
 endif
 	rm -rf $(DKMS_SRC)
 
+# ---- Debian packages (issue 17) ----
+#
+#   make deb   build/deb/ntpk-dkms_VERSION_all.deb and ntpkctl_VERSION_ARCH.deb
+#              (with the native source package), built by debhelper from
+#              debian/ in a copy of the tree, then lintian --profile debian:
+#              an error or a warning without an override fails.
+deb:
+	scripts/build-deb
 
