@@ -66,7 +66,7 @@ export KVER NTPK_KVER
 # Say which kernel once per make check (the sub-makes inherit KVER), and
 # not for goals that never touch a kernel.
 QUIET_GOALS := deps unit fuzz userspace guest-deps install uninstall \
-	dkms-install dkms-remove clean deb
+	dkms-install dkms-remove clean deb deb-pkgs
 ifneq ($(KVER),)
 ifeq ($(NTPK_KVER_SHOWN),)
 ifneq ($(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all)),)
@@ -159,8 +159,11 @@ check-build: need-kdir
 # VM_TESTS picks tests (default: all of them, selftests/run's list).
 # ntpk_ntpsrc.sh follows ntpsec's ntpd, unpacked privately (it conflicts
 # with chrony): NTPK_NTPD and NTPK_NTPD_LIBS reach the guest.
+# ntpk_deb.sh installs the Debian packages: make deb-pkgs builds them first
+# (make deb, lintian included, and the next version to upgrade to).
+VM_DEB_TEST = $(if $(VM_TESTS),$(filter ntpk_deb.sh,$(VM_TESTS)),all)
 check-vm: need-kdir
-	$(MAKE) module guest-deps
+	$(MAKE) module guest-deps $(if $(VM_DEB_TEST),deb-pkgs)
 	eval "$$(scripts/ntpsec-unpack --env)" && \
 	NTPK_NTPD="$$NTPD" NTPK_NTPD_LIBS="$$NTPD_LD_LIBRARY_PATH" \
 	$(VM_RUN) --cpus 2 --timeout $(VM_TIMEOUT) -- selftests/run $(VM_TESTS)
@@ -192,6 +195,8 @@ demo-soak: deps
 	$(MAKE) all guest-deps
 	scripts/demo-soak $(N)
 
+# debian/...: what a dpkg-buildpackage in the tree itself leaves (make deb
+# builds in a copy, in build/deb).
 clean:
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(MDIR) clean; \
@@ -204,12 +209,16 @@ clean:
 	$(MAKE) -C selftests clean
 	$(MAKE) -C selftests/unit clean
 	rm -rf bench/out build
+	rm -rf debian/.debhelper debian/ntpk-dkms debian/ntpkctl debian/tmp \
+		debian/files debian/changelog debian/*.substvars \
+		debian/*.debhelper debian/*.debhelper.log \
+		debian/debhelper-build-stamp
 
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
 	check-build check-vm check-vm-kernels check-deploy check-debug \
 	check-locations bench \
 	bench-smoke demo demo-soak \
-	clean install uninstall dkms-install dkms-remove deb
+	clean install uninstall dkms-install dkms-remove deb deb-pkgs
 
 check-deploy:
 	scripts/check-deploy
@@ -317,4 +326,11 @@ endif
 #              an error or a warning without an override fails.
 deb:
 	scripts/build-deb
+
+# What selftests/ntpk_deb.sh installs: make deb's packages, and the same
+# tree built as the next version (VERSION+next) in build/deb-next, which it
+# upgrades to.  check-vm builds them when its tests include ntpk_deb.sh.
+DEB_NEXT_VERSION = $(NTPK_VERSION)+next
+deb-pkgs: deb
+	scripts/build-deb --version $(DEB_NEXT_VERSION) --out build/deb-next --no-lintian
 
