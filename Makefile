@@ -8,9 +8,11 @@
 #                   kernel's headers, host unit tests, DKMS for each kernel,
 #                   the guest smoke test from checkouts in many places
 #                   (scripts/check-locations), the guest suite (selftests/run
-#                   under scripts/vm-run) on KVER, a subset of it on the
+#                   under scripts/vm-run) on KVER, with make deb's packages
+#                   (lintian-checked) for ntpk_deb.sh, a subset of it on the
 #                   other kernels, bench-smoke; prints its wall time
-#   make check-vm   the guest suite on KVER (VM_TESTS= picks tests)
+#   make check-vm   the guest suite on KVER (VM_TESTS= picks tests); with
+#                   ntpk_deb.sh among them, make deb-pkgs first
 #   make unit       host unit tests of the NTP packet core and of ntpkctl's
 #                   NTP wire helpers (KTAP)
 #   make fuzz       a short libFuzzer run on the packet core

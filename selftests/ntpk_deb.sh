@@ -108,8 +108,9 @@ writable_root()
 			-o "lowerdir=/$d,upperdir=$OVL/$d/u,workdir=$OVL/$d/w" "/$d"
 		defer umount -l "/$d"
 	done
-	# The kernel's tree, but for veth: compressed as the others are (DKMS
-	# compresses ntpk.ko as modules.dep shows the others are).
+	# Of the kernel's own modules, veth alone, as the tree has it: DKMS
+	# compresses ntpk.ko (6.12's .ko.xz) when modules.dep shows the others
+	# compressed.
 	veth=$(modinfo -k "$KVER" -n veth)
 	cp "$veth" "$OVL/"
 	mount -t tmpfs -o mode=755 tmpfs "/lib/modules/$KVER/kernel"
