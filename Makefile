@@ -9,9 +9,11 @@
 #                   (check-spec), DKMS for each kernel, the guest smoke test
 #                   from checkouts in many places (scripts/check-locations),
 #                   the guest suite (selftests/run under scripts/vm-run) on
-#                   KVER, a subset of it on the other kernels, bench-smoke;
-#                   prints its wall time
-#   make check-vm   the guest suite on KVER (VM_TESTS= picks tests)
+#                   KVER, with make deb's packages (lintian-checked) for
+#                   ntpk_deb.sh, a subset of it on the other kernels,
+#                   bench-smoke; prints its wall time
+#   make check-vm   the guest suite on KVER (VM_TESTS= picks tests); with
+#                   ntpk_deb.sh among them, make deb-pkgs first
 #   make unit       host unit tests of the NTP packet core and of ntpkctl's
 #                   NTP wire helpers (KTAP)
 #   make check-spec kmod/ntpk.yaml (the family's YNL spec) against the
@@ -26,6 +28,8 @@
 #                   (bench/baseline.json), as part of make check
 #   make check-debug  the guest suite on a KASAN/lockdep/kmemleak kernel
 #   make install    see "install" below (DESTDIR, PREFIX, KVER)
+#   make deb        the Debian packages ntpk-dkms and ntpkctl in build/deb,
+#                   checked by lintian (scripts/build-deb)
 #   make clean      back to the tree as cloned
 #
 # KVER is the kernel under test, for make, check and demo alike: the module
@@ -70,7 +74,7 @@ export KVER NTPK_KVER
 # Say which kernel once per make check (the sub-makes inherit KVER), and
 # not for goals that never touch a kernel.
 QUIET_GOALS := deps unit fuzz check-spec userspace guest-deps install \
-	uninstall dkms-install dkms-remove clean
+	uninstall dkms-install dkms-remove clean deb deb-pkgs
 ifneq ($(KVER),)
 ifeq ($(NTPK_KVER_SHOWN),)
 ifneq ($(filter-out $(QUIET_GOALS),$(or $(MAKECMDGOALS),all)),)
@@ -166,8 +170,11 @@ check-build: need-kdir
 # with chrony): NTPK_NTPD and NTPK_NTPD_LIBS reach the guest.  ntpk_ynl.sh
 # drives the module with the kernel's ynl CLI and kmod/ntpk.yaml: NTPK_YNL
 # is where scripts/ynl-unpack put tools/net/ynl of linux-source-6.12.
+# ntpk_deb.sh installs the Debian packages: make deb-pkgs builds them first
+# (make deb, lintian included, and the next version to upgrade to).
+VM_DEB_TEST = $(if $(VM_TESTS),$(filter ntpk_deb.sh,$(VM_TESTS)),all)
 check-vm: need-kdir
-	$(MAKE) module guest-deps
+	$(MAKE) module guest-deps $(if $(VM_DEB_TEST),deb-pkgs)
 	eval "$$(scripts/ntpsec-unpack --env)" && \
 	ynl=$$(scripts/ynl-unpack) && \
 	NTPK_NTPD="$$NTPD" NTPK_NTPD_LIBS="$$NTPD_LD_LIBRARY_PATH" \
@@ -201,6 +208,8 @@ demo-soak: deps
 	$(MAKE) all guest-deps
 	scripts/demo-soak $(N)
 
+# debian/...: what a dpkg-buildpackage in the tree itself leaves (make deb
+# builds in a copy, in build/deb).
 clean:
 	@if [ -n "$(KDIR)" ] && [ -d "$(KDIR)" ]; then \
 		$(MAKE) -C $(KDIR) M=$(MDIR) clean; \
@@ -212,13 +221,17 @@ clean:
 	$(MAKE) -C userspace clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C selftests/unit clean
-	rm -rf bench/out
+	rm -rf bench/out build
+	rm -rf debian/.debhelper debian/ntpk-dkms debian/ntpkctl debian/tmp \
+		debian/files debian/changelog debian/*.substvars \
+		debian/*.debhelper debian/*.debhelper.log \
+		debian/debhelper-build-stamp
 
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
 	check-build check-vm check-vm-kernels check-deploy check-debug check-spec \
 	check-locations bench \
 	bench-smoke bench-icount demo demo-soak \
-	clean install uninstall dkms-install dkms-remove
+	clean install uninstall dkms-install dkms-remove deb deb-pkgs
 
 check-deploy:
 	scripts/check-deploy
@@ -262,8 +275,11 @@ check-debug: deps
 #   make dkms-remove  dkms remove --all, and the sources
 #
 # DESTDIR stages everything under a root (no depmod, no dkms commands: with
-# DESTDIR, dkms-install only stages /usr/src/ntpk-VERSION, for packaging).
-# PREFIX defaults to /usr/local.  VERSION comes from dkms.conf.
+# DESTDIR, dkms-install only stages /usr/src/ntpk-VERSION, for packaging:
+# debian/rules does that).  PREFIX defaults to /usr/local.  VERSION comes
+# from the VERSION file, the one place it is written: the staged dkms.conf
+# gets it for its #MODULE_VERSION# (as dh_dkms -V does), the module's
+# MODULE_VERSION and ntpkctl --version read the file.
 #
 # KVER here: install and uninstall use KVER when it is given, else the
 # release the built kmod/ntpk.ko is for (its vermagic), else the kernel
@@ -271,13 +287,14 @@ check-debug: deps
 # else for every installed kernel ntpk supports (scripts/kernels); DKMS
 # then builds it for each kernel installed later (AUTOINSTALL).
 PREFIX ?= /usr/local
-NTPK_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"$$/\1/p' dkms.conf)
+NTPK_VERSION := $(shell cat VERSION)
 INSTALL_KVER = $(if $(KVER_GIVEN),$(KVER),$(or $(shell modinfo -F vermagic kmod/ntpk.ko 2>/dev/null | cut -d' ' -f1),$(KVER)))
 DKMS_KVERS = $(if $(KVER_GIVEN),$(KVER),$(shell "$(CURDIR)/scripts/kernels"))
 DKMS_SRC = $(DESTDIR)/usr/src/ntpk-$(NTPK_VERSION)
-# What DKMS builds from: the Kbuild files, the module's sources and headers
-# and the uapi header; not kbuild's generated *.mod.c.
-DKMS_FILES = dkms.conf Kbuild kmod/Kbuild kmod/uapi/linux/ntpk.h \
+# What DKMS builds from: the Kbuild files, the module's sources and headers,
+# the uapi header and VERSION; not kbuild's generated *.mod.c.  dkms.conf is
+# staged apart, with its version filled in.
+DKMS_FILES = VERSION Kbuild kmod/Kbuild kmod/uapi/linux/ntpk.h \
 	$(filter-out %.mod.c,$(wildcard kmod/*.c)) $(wildcard kmod/*.h)
 
 install:
@@ -312,6 +329,8 @@ endif
 	for f in $(DKMS_FILES); do \
 		install -D -m 0644 $$f $(DKMS_SRC)/$$f || exit 1; \
 	done
+	sed 's/#MODULE_VERSION#/$(NTPK_VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
+	chmod 0644 $(DKMS_SRC)/dkms.conf
 ifeq ($(DESTDIR),)
 	dkms add -m ntpk -v $(NTPK_VERSION)
 	for k in $(DKMS_KVERS); do \
@@ -327,4 +346,19 @@ ifeq ($(DESTDIR),)
 endif
 	rm -rf $(DKMS_SRC)
 
+# ---- Debian packages (issue 17) ----
+#
+#   make deb   build/deb/ntpk-dkms_VERSION_all.deb and ntpkctl_VERSION_ARCH.deb
+#              (with the native source package), built by debhelper from
+#              debian/ in a copy of the tree, then lintian --profile debian:
+#              an error or a warning without an override fails.
+deb:
+	scripts/build-deb
+
+# What selftests/ntpk_deb.sh installs: make deb's packages, and the same
+# tree built as the next version (VERSION+next) in build/deb-next, which it
+# upgrades to.  check-vm builds them when its tests include ntpk_deb.sh.
+DEB_NEXT_VERSION = $(NTPK_VERSION)+next
+deb-pkgs: deb
+	scripts/build-deb --version $(DEB_NEXT_VERSION) --out build/deb-next --no-lintian
 

@@ -40,3 +40,4 @@ MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("Fast path for NTP servers: answers client requests before conntrack");
 MODULE_AUTHOR("The ntpk developers");
 MODULE_ALIAS_GENL_FAMILY(NTPK_GENL_NAME);
+MODULE_VERSION(NTPK_VERSION);

@@ -51,6 +51,18 @@
 # Requirements:
 #	require_cmd CMD...       fail (not skip) when a command is missing: a
 #	                         missing dependency is a broken test machine
+# systemd units, run the way systemd would (the guest has no systemd):
+#	unit_exec UNIT KEY       the command lines of KEY= (ExecStart, ...) in
+#	                         the unit file UNIT, one a line, without
+#	                         systemd's prefixes (-+!@:)
+#	unit_run NS UNIT KEY     the KEY= lines in NS, in order; a failing one
+#	                         fails, unless it starts with "-"
+#	unit_start NS UNIT       ExecStartPre lines, then ExecStart in the
+#	                         background, in NS; its pid in $UNIT_PID, its
+#	                         stderr in $TMP/unit.log
+#	unit_stop NS UNIT [CMD...]  SIGTERM to $UNIT_PID, which must exit 0;
+#	                         CMD, if given, must pass then; then the
+#	                         ExecStopPost lines
 # ntpk:
 #	ntpk_load, ntpk_unload   modprobe ntpk / modprobe -r ntpk
 #	ntpkctl ...              is on PATH (userspace/ntpkctl of this tree)
@@ -66,6 +78,8 @@
 #	                         (the only one a test may start so)
 #	chronyc_in NS ARG...     chronyc talking to the chronyd of NS
 #	chronyd_stop NS          stop it before exit
+#	CHRONYD_RUN_NS=NS        NS's chronyd lives in /run/chrony, as on a node
+#	                         (a tmpfs of the test's own mount namespace there)
 #
 # Files: $TMP is a per-test temporary directory, removed at exit.
 
@@ -335,6 +349,54 @@ kv_load() {	# PREFIX FILE
 	done <"$2"
 }
 
+unit_exec()
+{
+	sed -n "s/^$2=[-+!@:]*//p" "$1"
+}
+
+# The lines are plain words (no quotes, no variables): word splitting is
+# what systemd would do with them.
+# shellcheck disable=SC2086
+unit_run()
+{
+	local line ignore
+
+	while read -r line; do
+		ignore=
+		while [[ $line == [-+!@:]* ]]; do
+			[ "${line:0:1}" != - ] || ignore=1
+			line=${line:1}
+		done
+		n "$1" $line || [ -n "$ignore" ] || return 1
+	done < <(sed -n "s/^$3=//p" "$2")
+}
+
+# shellcheck disable=SC2086
+unit_start()
+{
+	local cmd
+
+	unit_run "$1" "$2" ExecStartPre || return 1
+	cmd=$(unit_exec "$2" ExecStart)
+	[ -n "$cmd" ] || return 1
+	# ip execs the command: $! is the service's process itself.
+	ip netns exec "$1" $cmd 2>>"$TMP/unit.log" &
+	UNIT_PID=$!
+	defer __lib_kill "$UNIT_PID"
+}
+
+unit_stop()
+{
+	local ns=$1 unit=$2 rc=0
+
+	shift 2
+	kill -TERM "$UNIT_PID"
+	wait "$UNIT_PID" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "# $UNIT_PID exited $rc"; return 1; }
+	[ $# -eq 0 ] || "$@" || return 1
+	unit_run "$ns" "$unit" ExecStopPost
+}
+
 require_cmd()
 {
 	local c missing=
@@ -362,9 +424,16 @@ ntpk_unload()
 		modprobe -r ntpk
 }
 
+# chronyd's directory: $TMP/chrony-NS; /run/chrony for the namespace named
+# in $CHRONYD_RUN_NS, where a node's chronyd has its command socket and
+# ntpkctl follow looks for it by default (the test mounts a tmpfs there).
 __chrony_dir()
 {
-	echo "$TMP/chrony-$1"
+	if [ "$1" = "${CHRONYD_RUN_NS:-}" ]; then
+		echo /run/chrony
+	else
+		echo "$TMP/chrony-$1"
+	fi
 }
 
 # chronyd -u root: the socket directory may then be ours (it insists that

@@ -347,46 +347,39 @@ ntpkctl: $TMP/full2.conf not applied: nothing changed"
 
 # ---- the unit's commands ----
 
-# The Exec lines of the installed unit, with the scratch root's paths and a
-# configuration of our own, run in $U the way systemd would run them.
-unit_cmd()
-{
-	sed -n "s/^$1=[-+]*//p" "$ROOT/usr/local/lib/systemd/system/ntpk-follow.service" |
-		sed "s|/usr/local/sbin/ntpkctl|$ROOT/usr/local/sbin/ntpkctl|; s|/etc/ntpk.conf|$TMP/unit.conf|"
-}
-
 state_usable()
 {
 	n "$U" ntpkctl -j show | grep '"usable":true' >/dev/null
 }
 
+state_none()
+{
+	n "$U" ntpkctl show | grep -x 'state: none' >/dev/null
+}
+
+# The installed unit's Exec lines, with the scratch root's paths and a
+# configuration of our own, run in $U the way systemd would run them.
 unit_commands()
 {
-	local pre start post reload pid rc
+	local u=$TMP/ntpk-follow.service
 
 	printf 'enable\nmax-age 5\n' >"$TMP/unit.conf"
 	chronyd_server "$U" 3
-	mapfile -t pre < <(unit_cmd ExecStartPre)
-	start=$(unit_cmd ExecStart)
-	reload=$(unit_cmd ExecReload)
-	post=$(unit_cmd ExecStopPost)
-	[ ${#pre[@]} -eq 2 ] && [ -n "$start" ] && [ -n "$post" ] || return 1
-	n "$U" ${pre[0]} && n "$U" ${pre[1]} || return 1
-	# ip execs the command: $! is the follower itself.
-	ip netns exec "$U" $start 2>"$TMP/follow.log" &
-	pid=$!
+	sed "s|/usr/local/sbin/ntpkctl|$ROOT/usr/local/sbin/ntpkctl|; s|/etc/ntpk.conf|$TMP/unit.conf|" \
+		"$ROOT/usr/local/lib/systemd/system/ntpk-follow.service" >"$u"
+	[ "$(unit_exec "$u" ExecStartPre | wc -l)" -eq 2 ] &&
+	[ -n "$(unit_exec "$u" ExecStart)" ] &&
+	[ -n "$(unit_exec "$u" ExecStopPost)" ] || return 1
+	unit_start "$U" "$u"
 	wait_until 30 state_usable || {
-		kill "$pid"
-		sed 's/^/# follow: /' "$TMP/follow.log"
+		kill "$UNIT_PID"
+		sed 's/^/# follow: /' "$TMP/unit.log"
 		return 1
 	}
-	n "$U" $reload || return 1
-	kill -TERM "$pid"
-	rc=0
-	wait "$pid" || rc=$?
-	[ "$rc" -eq 0 ] || { echo "# follow exit $rc"; return 1; }
-	n "$U" ntpkctl show | grep -x 'state: none' >/dev/null &&
-	n "$U" $post &&
+	unit_run "$U" "$u" ExecReload
+	# follow clears the state itself on SIGTERM; ExecStopPost is for a
+	# crash.
+	unit_stop "$U" "$u" state_none
 	expect_config "$U" "{\"addresses\":[],\"enabled\":true,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}"
 }
 

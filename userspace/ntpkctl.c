@@ -18,8 +18,9 @@
 #include "report.h"
 #include "subcommands.h"
 
+/* From the VERSION file at the top of the tree (see the Makefile). */
 #ifndef NTPKCTL_VERSION
-#define NTPKCTL_VERSION "1.0"
+#error "NTPKCTL_VERSION is not defined: build with userspace/Makefile"
 #endif
 
 bool json_output;
