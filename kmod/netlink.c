@@ -91,13 +91,7 @@ static struct netlink_range_validation rl_table_range = {
 	.max = NTPK_RL_TABLE_MAX,
 };
 
-/*
- * The largest rate limit table (8 MiB) that root of a user namespace other
- * than the initial one may ask for: what the default setting needs, well
- * below the 256 MiB of NTPK_RL_TABLE_MAX.  Written out rather than as a
- * shift, so that the error message can quote it.
- */
-#define NTPK_RL_TABLE_UNPRIV_MAX	1048576
+/* NTPK_RL_TABLE_UNPRIV_MAX is in the uapi header, quoted by the message. */
 static_assert(NTPK_RL_TABLE_DEFAULT <= NTPK_RL_TABLE_UNPRIV_MAX);
 #define RL_TABLE_UNPRIV_MSG "rate limit table over " \
 	__stringify(NTPK_RL_TABLE_UNPRIV_MAX) \

@@ -124,6 +124,13 @@
 
 #define NTPK_RL_TABLE_MIN	(1U << 10)
 #define NTPK_RL_TABLE_MAX	(1U << 25)
+/*
+ * The largest table (8 MiB) that a namespace whose user namespace is not the
+ * initial one may have: what the default needs, well below the 256 MiB of
+ * NTPK_RL_TABLE_MAX, which needs CAP_NET_ADMIN in the initial user
+ * namespace.  Written out so that the kernel's error message can quote it.
+ */
+#define NTPK_RL_TABLE_UNPRIV_MAX	1048576
 #define NTPK_RL_INTERVAL_DEFAULT	3
 #define NTPK_RL_BURST_DEFAULT		8
 #define NTPK_RL_LEAK_DEFAULT		2
