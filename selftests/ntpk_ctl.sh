@@ -643,7 +643,7 @@ test_ratelimit_cmds()
 	expect_out "  ratelimit: interval -2 burst 8 leak 0 kod off table-size 1024 v6-prefix 48" \
 		line "$ns" ratelimit
 	jparts "$ns"
-	is '{"enabled":false,"ports":[123],"max_age":5,"leap_window":2.000,"addresses":[],"ratelimit":{"enabled":true,"interval":-2,"burst":8,"leak":0,"kod":false,"table_size":1024,"v6_prefix":48}}' "$J_CONFIG"
+	is '{"enabled":false,"ports":[123],"max_age":5,"leap_window":2.000,"dscp":0,"addresses":[],"ratelimit":{"enabled":true,"interval":-2,"burst":8,"leak":0,"kod":false,"table_size":1024,"v6_prefix":48}}' "$J_CONFIG"
 	ctl "$ns" ratelimit set interval -19 burst 255 leak 16 kod off table-size 2048 v6-prefix 128
 	expect_out "  ratelimit: interval -19 burst 255 leak 16 kod off table-size 2048 v6-prefix 128" \
 		line "$ns" ratelimit
@@ -905,8 +905,8 @@ ntpk_status_reason{reason=\"smoothing\"} 0
 ntpk_status_reason{reason=\"follow-stopped\"} 0
 ntpk_status_reason{reason=\"leap-window\"} 0
 ntpk_status_reason{reason=\"disabled\"} 0" tail -n 16 "$TMP/prom"
-	is 19 "$(grep -c '^ntpk_[a-z0-9_]*_total [0-9][0-9]*$' "$TMP/prom")"
-	is 73 "$(wc -l <"$TMP/prom")"
+	is 20 "$(grep -c '^ntpk_[a-z0-9_]*_total [0-9][0-9]*$' "$TMP/prom")"
+	is 76 "$(wc -l <"$TMP/prom")"
 	# With a state, its age and pushed root dispersion; the correction,
 	# error and bound only when pushed.
 	ctl "$s" state set leap 0 stratum 2 precision -20 refid 192.0.2.7 \
@@ -922,7 +922,7 @@ ntpk_state_max_error_seconds 0.001000000
 ntpk_status_reason{reason=\"none\"} 1" grep -e '^ntpk_state_[a-z_]* ' \
 		-e '^ntpk_status_reason{reason="none"}' "$TMP/prom.noage"
 	grep -q '^ntpk_state_age_seconds [0-9]*\.[0-9][0-9][0-9]$' "$TMP/prom"
-	is 88 "$(wc -l <"$TMP/prom")"
+	is 91 "$(wc -l <"$TMP/prom")"
 	ctl "$s" state clear
 	# --reset prints the values it zeroes.
 	ctl "$s" stats --reset >"$TMP/out"

@@ -249,7 +249,7 @@ leap-window 0.25
 addr 2001:DB8::123 198.51.100.9    # two on one line, upper-case hex
 ratelimit interval 2 burst 16 leak 3 kod on table-size 2048 v6-prefix 56
 EOF
-SAMPLE_CONFIG='{"addresses":["192.0.2.123","198.51.100.9","2001:db8::123"],"enabled":true,"leap_window":0.25,"max_age":7,"ports":[123,1123],"ratelimit":{"burst":16,"enabled":true,"interval":2,"kod":true,"leak":3,"table_size":2048,"v6_prefix":56}}'
+SAMPLE_CONFIG='{"addresses":["192.0.2.123","198.51.100.9","2001:db8::123"],"dscp":0,"enabled":true,"leap_window":0.25,"max_age":7,"ports":[123,1123],"ratelimit":{"burst":16,"enabled":true,"interval":2,"kod":true,"leak":3,"table_size":2048,"v6_prefix":56}}'
 
 # A namespace configured otherwise first: other ports, max-age, rate limit,
 # an address the file keeps and one it does not.
@@ -316,7 +316,7 @@ apply_check_changes_nothing()
 apply_installed_example()
 {
 	n "$A" ntpkctl apply "$ROOT/etc/ntpk.conf" &&
-	expect_config "$A" "{\"addresses\":[],\"enabled\":true,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}"
+	expect_config "$A" "{\"addresses\":[],\"dscp\":0,\"enabled\":true,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}"
 }
 
 # An empty file is the freshly loaded module's configuration.
@@ -324,7 +324,7 @@ apply_empty_is_default()
 {
 	n "$A" ntpkctl apply "$TMP/sample.conf" &&
 	n "$A" ntpkctl apply - </dev/null &&
-	expect_config "$A" "{\"addresses\":[],\"enabled\":false,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}" &&
+	expect_config "$A" "{\"addresses\":[],\"dscp\":0,\"enabled\":false,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}" &&
 	[ "$(config_of "$A")" = "$(config_of "$FRESH")" ]
 }
 
@@ -380,7 +380,7 @@ unit_commands()
 	# follow clears the state itself on SIGTERM; ExecStopPost is for a
 	# crash.
 	unit_stop "$U" "$u" state_none
-	expect_config "$U" "{\"addresses\":[],\"enabled\":true,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}"
+	expect_config "$U" "{\"addresses\":[],\"dscp\":0,\"enabled\":true,\"leap_window\":2.0,\"max_age\":5,\"ports\":[123],$RL_OFF}"
 }
 
 ntpk_load
