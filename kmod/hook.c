@@ -57,6 +57,7 @@ struct ntpk_req {
 	__be16 sport;
 	__be16 dport;
 	ktime_t rx;
+	u64 age;		/* of the state, in jiffies */
 	bool own_dst;		/* we attached the input route */
 	bool kod;
 	bool leaked;
@@ -128,6 +129,7 @@ static enum ntpk_stats_attr check_payload(struct sk_buff *skb,
 {
 	unsigned int plen = r->ulen - sizeof(struct udphdr);
 	u8 lvm = 0;
+	u64 now;
 
 	if (plen && skb_copy_bits(skb, r->thoff + sizeof(struct udphdr),
 				  &lvm, 1))
@@ -147,8 +149,10 @@ static enum ntpk_stats_attr check_payload(struct sk_buff *skb,
 	}
 
 	r->st = rcu_dereference(r->nn->state);
-	if (!ntpk_state_usable(r->st, r->cfg))
+	now = get_jiffies_64();
+	if (!ntpk_state_usable_at(r->st, r->cfg, now))
 		return NTPK_STATS_A_PASS_NO_STATE;
+	r->age = ntpk_state_age(r->st, now);
 	/*
 	 * Around a leap second the clock steps or is slewed, and only the
 	 * daemon knows which second it is in: its requests are its own.  After
@@ -193,10 +197,9 @@ static void fill_ntp(struct ntpk_req *r, u8 *pkt)
 	if (r->kod) {
 		ntp_build_kod(pkt, r->min_poll, rx);
 	} else {
-		u64 age = jiffies_to_nsecs(jiffies - st->stamp);
-
 		ntp_build_reply(pkt, &st->ntp,
-				ntp_disp_add(st->ntp.root_disp, age,
+				ntp_disp_add(st->ntp.root_disp,
+					     jiffies64_to_nsecs(r->age),
 					     st->disp_mult), r->min_poll, rx);
 		if (r->leap_past)
 			ntp_set_leap(pkt, NTP_LEAP_NONE);
@@ -429,18 +432,6 @@ static bool bridged_otherhost(const struct sk_buff *skb)
 }
 
 /*
- * Requests that arrive in a VRF are passed on: replies would have to be
- * routed in the VRF's table, and whether a daemon listens there at all
- * depends on its binding and on udp_l3mdev_accept.  The stack runs
- * PRE_ROUTING twice for them, on the slave and then on the VRF device;
- * count them once, on the slave.
- */
-static bool in_vrf(const struct net_device *dev)
-{
-	return netif_is_l3_slave(dev) || netif_is_l3_master(dev);
-}
-
-/*
  * Would the stack deliver the request to a local socket?  Its own input
  * route says (ip rules, VRF tables, rp_filter, AnyIP routes, blackhole and
  * prohibit routes, addresses on a down device), then the inbound IPsec
@@ -526,6 +517,13 @@ static unsigned int ipv4_in(struct sk_buff *skb,
 		return NF_ACCEPT;
 	r->nn = ntpk_net(state->net);
 	r->cfg = rcu_dereference(r->nn->cfg);
+	/*
+	 * Requests that arrive in a VRF are passed on (counted, on the
+	 * slave): replies would have to be routed in the VRF's table, and
+	 * whether a daemon listens there depends on its binding and on
+	 * udp_l3mdev_accept.  The stack runs PRE_ROUTING for them again on
+	 * the VRF device: not counted twice.
+	 */
 	if (!port_served(r->cfg, uh->dest) || netif_is_l3_master(skb->dev))
 		return NF_ACCEPT;
 	r->rx = rx_time(skb);
@@ -534,7 +532,7 @@ static unsigned int ipv4_in(struct sk_buff *skb,
 	if (state->in->flags & IFF_LOOPBACK)
 		return outcome(r->nn, NTPK_STATS_A_PASS_LOOPBACK);
 	if (skb->pkt_type != PACKET_HOST || bridged_otherhost(skb) ||
-	    in_vrf(skb->dev) || ipv4_is_multicast(iph->daddr) ||
+	    netif_is_l3_slave(skb->dev) || ipv4_is_multicast(iph->daddr) ||
 	    ipv4_is_lbcast(iph->daddr) || ipv4_is_zeronet(iph->daddr) ||
 	    ipv4_is_loopback(iph->daddr) || !addr4_served(r->cfg, iph->daddr))
 		return outcome(r->nn, NTPK_STATS_A_PASS_NOT_OURS);
@@ -598,6 +596,7 @@ static unsigned int ipv6_in(struct sk_buff *skb,
 		return NF_ACCEPT;
 	r->nn = ntpk_net(state->net);
 	r->cfg = rcu_dereference(r->nn->cfg);
+	/* A VRF's requests: as in ipv4_in(). */
 	if (!port_served(r->cfg, uh->dest) || netif_is_l3_master(skb->dev))
 		return NF_ACCEPT;
 	r->rx = rx_time(skb);
@@ -606,7 +605,7 @@ static unsigned int ipv6_in(struct sk_buff *skb,
 	if (state->in->flags & IFF_LOOPBACK)
 		return outcome(r->nn, NTPK_STATS_A_PASS_LOOPBACK);
 	if (skb->pkt_type != PACKET_HOST || bridged_otherhost(skb) ||
-	    in_vrf(skb->dev) || ipv6_addr_is_multicast(&ip6h->daddr) ||
+	    netif_is_l3_slave(skb->dev) || ipv6_addr_is_multicast(&ip6h->daddr) ||
 	    !addr6_served(r->cfg, &ip6h->daddr))
 		return outcome(r->nn, NTPK_STATS_A_PASS_NOT_OURS);
 	if (unusual || IP6CB(skb)->frag_max_size || skb_is_gso(skb))
