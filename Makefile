@@ -189,7 +189,8 @@ check-vm: need-kdir
 # namespaces and unload, timekeeping), to keep make check near 20 minutes:
 # the whole suite on 6.12 passes too (VM_TESTS_KERNELS= for all of it).
 VM_TESTS_KERNELS ?= ntpk_smoke.sh ntpk_fastpath.sh ntpk_badinput.sh \
-	ntpk_ctl.sh ntpk_ynl.sh ntpk_lifecycle.sh ntpk_truth.sh ntpk_leap.sh
+	ntpk_ctl.sh ntpk_ynl.sh ntpk_lifecycle.sh ntpk_truth.sh ntpk_leap.sh \
+	ntpk_rxstamp.sh
 check-vm-kernels:
 	@for k in $(filter-out $(KVER),$(shell "$(CURDIR)/scripts/kernels" --bootable)); do \
 		echo "check-vm-kernels: the guest suite on $$k"; \

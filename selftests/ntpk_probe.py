@@ -15,8 +15,10 @@ usage: ntpk_probe.py [options] SERVER
 Prints one JSON object: {"answered": false}, or the reply's fields as the
 client saw them: from (address), stratum, poll, li, mode, version, refid
 (hex), tos (IPv4 TOS byte or IPv6 traffic class), flowlabel (IPv6), ttl
-(hop limit), and origin_ok (the origin timestamp is our transmit
-timestamp).  Exit 0 either way; 2 on a usage or socket error.
+(hop limit), origin_ok (the origin timestamp is our transmit timestamp),
+and the four timestamps in Unix seconds: t1 (our transmit, as sent), t2 and
+t3 (the server's receive and transmit), t4 (our receive, taken when
+recvmsg returned).  Exit 0 either way; 2 on a usage or socket error.
 """
 
 import argparse
@@ -45,6 +47,10 @@ def request(poll):
 	tx ^= int.from_bytes(os.urandom(2), 'big')
 	pkt = struct.pack('!BBbb', 0 << 6 | 4 << 3 | 3, 0, poll, 0)
 	return pkt + bytes(36) + struct.pack('!Q', tx), tx
+
+
+def unix(ntp64):
+	return (ntp64 >> 32) - NTP_UNIX_OFFSET + (ntp64 & 0xffffffff) / 2**32
 
 
 def main():
@@ -88,8 +94,11 @@ def main():
 	except socket.timeout:
 		print(json.dumps({'answered': False}))
 		return 0
+	t4 = time.time()
 	r = {'answered': True, 'from': peer[0]}
 	if len(data) >= 48:
+		t2, t3 = struct.unpack('!QQ', data[32:48])
+		r.update(t1=unix(tx), t2=unix(t2), t3=unix(t3), t4=t4)
 		r.update(li=data[0] >> 6, version=data[0] >> 3 & 7,
 			 mode=data[0] & 7, stratum=data[1],
 			 poll=struct.unpack('!b', data[2:3])[0],
