@@ -33,7 +33,7 @@ S1=10.97.1.1 C1=10.97.1.2 S16=fd00:97:1::1 C16=fd00:97:1::2
 DELAY=300
 PROBE=("$PY" "$NTPK_SELFTESTS/ntpk_probe.py")
 
-require_cmd ip nft modprobe chronyd chronyc ntpkctl "$PY"
+require_cmd ip nft modprobe pgrep chronyd chronyc ntpkctl "$PY"
 
 ktap_plan 4
 
