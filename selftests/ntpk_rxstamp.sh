@@ -17,6 +17,9 @@
 #   - ntpk's reply, both families: T2 - T1 below DELAY, T3 - T2 at least
 #     DELAY (the reply admits the time the request waited);
 #   - chronyd's reply to the same request (state cleared): the same.
+# DELAY stays under a second: chronyd takes its own timestamp instead of the
+# kernel's when the two differ by more than 1 s (MAX_TS_DELAY); ntpk keeps
+# the kernel's (docs/operator.md).
 #
 #   +---------------------------+  veth  +--------------------------------+
 #   | client $CLI               +--------+ server $SRV                    |
@@ -30,7 +33,7 @@
 . "$(dirname "$0")/lib.sh"
 
 S1=10.97.1.1 C1=10.97.1.2 S16=fd00:97:1::1 C16=fd00:97:1::2
-DELAY=300
+DELAY=600
 PROBE=("$PY" "$NTPK_SELFTESTS/ntpk_probe.py")
 
 require_cmd ip nft modprobe pgrep chronyd chronyc ntpkctl "$PY"
@@ -66,12 +69,12 @@ n "$SRV" ntpkctl state set leap 0 stratum 2 precision -20 \
 	reftime 0xe9a0c3b412345678
 
 # One request to ADDR, answered at STRATUM: T2 - T1 below DELAY ms and
-# T3 - T2 from DELAY ms to DELAY ms + 1 s, both in ms.
+# T3 - T2 from DELAY ms to DELAY ms + 10 s, both in ms.
 stamped_at_receive()	# ADDR STRATUM WHO
 {
 	local out
 
-	out=$(n "$CLI" "${PROBE[@]}" --timeout 5 "$1")
+	out=$(n "$CLI" "${PROBE[@]}" --timeout 15 "$1")
 	diag "probe $1: $out"
 	echo "$out" | "$PY" -c '
 import json, sys
@@ -85,7 +88,7 @@ else:
 	assert_eq "$stratum" "$2" "stratum of $3's reply to $1"
 	diag "$3, $1: T2 - T1 $wait ms, T3 - T2 $res ms (held $DELAY ms)"
 	assert_range "$wait" -5 $((DELAY - 1)) "$3: T2 - T1 (ms), request to $1"
-	assert_range "$res" $DELAY $((DELAY + 1000)) "$3: T3 - T2 (ms), request to $1"
+	assert_range "$res" $DELAY $((DELAY + 10000)) "$3: T3 - T2 (ms), request to $1"
 }
 
 no_daemon()
