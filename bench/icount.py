@@ -44,6 +44,10 @@ def main():
 	ap.add_argument('--count', type=int, default=100000)
 	ap.add_argument('--rate', type=int, default=5000)
 	ap.add_argument('--warmup', type=int, default=2000)
+	ap.add_argument('--profile', default='',
+			help='instead of counting, the instruction profile of '
+			'these servers\' replies (bench/icount_profile.py)')
+	ap.add_argument('--profile-count', type=int, default=300)
 	args = ap.parse_args()
 	# What bench.py's servers and offer() read from their arguments.
 	args.smoke = False
@@ -72,6 +76,14 @@ def main():
 			time.sleep(1.0)
 			idle.append(busy_ns(a, B.cpu_sample()))
 		idle_busy, idle_wall = min(idle)
+		if args.profile:
+			import icount_profile as P
+			for srv in servers:
+				if srv.name in args.profile.split(','):
+					sys.stderr.write(P.profile(
+						bench, srv, 4, args.rate,
+						args.profile_count))
+			return
 		for srv in servers:
 			extra = []
 			for n in (args.count // 5, args.count):
