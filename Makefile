@@ -236,7 +236,7 @@ clean:
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
 	check-build check-vm check-vm-kernels check-deploy check-debug check-spec \
 	check-locations bench \
-	bench-smoke bench-icount demo demo-soak \
+	bench-smoke bench-icount bench-profile demo demo-soak \
 	clean install uninstall dkms-install dkms-remove deb deb-pkgs
 
 check-deploy:
@@ -257,6 +257,11 @@ bench:
 
 bench-icount:
 	bench/run --icount
+
+# bench-profile: where one reply's instructions go, under icount
+# (PROFILE=ntpk,ntpk-rl,...; default ntpk): bench/out/profile-icount-*.txt
+bench-profile:
+	bench/run --icount --profile $(or $(PROFILE),ntpk)
 
 # bench-smoke: the full bench's machinery on tiny loads, then the one
 # performance assertion of make check: ntpk's instructions per request under
