@@ -24,6 +24,8 @@
 #   make bench      ntpk against chronyd, ntpd and the floor (bench/out/)
 #   make bench-icount  instructions per request of each, 3 boots under QEMU
 #                   icount (bench/out/icount.md)
+#   make bench-profile  where one reply's instructions go, under icount
+#                   (PROFILE=ntpk; bench/out/profile-icount-ntpk.txt)
 #   make bench-smoke  the bench, tiny, and the icount regression gate
 #                   (bench/baseline.json), as part of make check
 #   make check-debug  the guest suite on a KASAN/lockdep/kmemleak kernel
