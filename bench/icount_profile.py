@@ -19,16 +19,12 @@ the call and for each traced call below it.  Medians, because a timer
 interrupt in the middle of a call adds its instructions to whatever runs.
 """
 import os
-import re
 
 import bench as B
 
 # Where a reply's instructions start: the hook, by family.
 ENTRY = {4: 'ntpk_ipv4_in', 6: 'ntpk_ipv6_in'}
-LINE = re.compile(
-	r'^\s*\d+\)\s+(?:[+!#*@$]\s*)?(?:([\d.]+) us\s+)?\|\s*'
-	r'(?:(\w[\w.]*)(?: \[\w+\])?\(\) \{|(\w[\w.]*)(?: \[\w+\])?\(\);'
-	r'|\}\s*(?:/\*\s*(\w[\w.]*)(?: \[\w+\])?\s*\*/)?)')
+
 
 
 def tracefs():
@@ -86,7 +82,7 @@ def fold(trace):
 	stats = {}
 	stack = []	# [name, traced calls below so far]
 	for line in trace.splitlines():
-		m = LINE.match(line)
+		m = B.GRAPH_LINE.match(line)
 		if not m:
 			continue
 		dur, opened, leaf, closed = m.groups()
