@@ -47,6 +47,15 @@ n "$SRV" ip addr add $S6/64 dev sv nodad
 n "$CLI" ip addr add $C4/24 dev cv
 n "$CLI" ip addr add $C6/64 dev cv nodad
 n "$CLI" ip addr add $SPOOF4/32 dev cv
+# Neighbours pinned: with "ip rule from $C4 unreachable" the server would
+# not answer the client's ARP either (arp_process routes the request), so
+# a cache entry that expired on a slow guest kept the request from leaving.
+SM=$(n "$SRV" cat /sys/class/net/sv/address)
+CM=$(n "$CLI" cat /sys/class/net/cv/address)
+n "$SRV" ip neigh replace $C4 lladdr "$CM" dev sv nud permanent
+n "$SRV" ip -6 neigh replace $C6 lladdr "$CM" dev sv nud permanent
+n "$CLI" ip neigh replace $S4 lladdr "$SM" dev cv nud permanent
+n "$CLI" ip -6 neigh replace $S6 lladdr "$SM" dev cv nud permanent
 n "$CLI" ip route add 192.0.2.0/24 via $S4
 n "$CLI" ip route add $DOWN4/32 via $S4
 n "$CLI" ip -6 route add 2001:db8:7::/64 via $S6
