@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "announce.h"
 #include "format.h"
 #include "ipc.h"
 #include "ntpwire.h"
@@ -46,6 +48,14 @@
 #define MAX_ERROR_DEFAULT_NS	1000000ULL
 #define MAX_ERROR_MAX_NS	1000000000ULL
 #define NO_DECISION		UINT32_MAX
+/*
+ * --vip: a node two levels below a stratum 1 serves the pool well; lower
+ * than that it has lost its good upstreams and should leave the cluster.
+ */
+#define MAX_STRATUM_DEFAULT	4
+/* A daemon back from trouble holds its time this long before it rejoins. */
+#define HOLD_DOWN_DEFAULT_MS	60000ULL
+#define HOLD_DOWN_MAX_MS	3600000ULL
 
 struct follow_opts {
 	const char *source;
@@ -54,6 +64,8 @@ struct follow_opts {
 	bool once;
 	bool dry_run;
 	bool verbose;
+	struct announce_opts vip;	/* vip.nvips 0: no --vip */
+	bool vip_tuned;			/* --max-stratum or --hold-down given */
 };
 
 struct follower {
@@ -66,6 +78,7 @@ struct follower {
 	uint32_t reason;	/* the last decision: NTPK_REASON_NONE is serving */
 	bool lost;		/* the last poll had no answer */
 	struct ntpk_state served;	/* the last state pushed, to log changes */
+	struct announce *announce;	/* --vip */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -133,13 +146,53 @@ static const char *parse_duration_ns(const char *s, uint64_t max, uint64_t *out)
 	return "unknown unit (s, ms, us or ns)";
 }
 
+/* --vip, --vip-dev, --max-stratum, --hold-down and its value. */
+static int parse_vip_arg(const char *w, const char *v, struct follow_opts *o)
+{
+	struct announce_opts *a = &o->vip;
+	const char *why;
+	uint64_t n;
+
+	if (!strcmp(w, "--vip-dev")) {
+		if (!*v || strlen(v) >= IF_NAMESIZE || strchr(v, '/'))
+			return usage_error("follow: invalid --vip-dev \"%s\"", v);
+		a->dev = v;
+		return EXIT_OK;
+	}
+	if (!strcmp(w, "--vip")) {
+		if (a->nvips == VIP_MAX)
+			return usage_error("follow: at most %u --vip", VIP_MAX);
+		why = parse_addr(v, &a->vips[a->nvips]);
+		if (why)
+			return usage_error("follow: invalid --vip \"%s\": %s",
+					   v, why);
+		a->nvips++;
+		return EXIT_OK;
+	}
+	o->vip_tuned = true;
+	if (!strcmp(w, "--max-stratum")) {
+		why = parse_uint(v, 1, 15, &n);
+		if (why)
+			return usage_error("follow: invalid --max-stratum \"%s\": %s",
+					   v, why);
+		a->max_stratum = (unsigned int)n;
+		return EXIT_OK;
+	}
+	why = parse_msec(v, 0, HOLD_DOWN_MAX_MS, &a->hold_down_ms);
+	if (why)
+		return usage_error("follow: invalid --hold-down \"%s\": %s", v, why);
+	return EXIT_OK;
+}
+
 static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
 {
 	const char *why;
-	int i;
+	int i, ret;
 
 	o->source = "auto";
 	o->max_error_ns = MAX_ERROR_DEFAULT_NS;
+	o->vip.max_stratum = MAX_STRATUM_DEFAULT;
+	o->vip.hold_down_ms = HOLD_DOWN_DEFAULT_MS;
 	for (i = 1; i < argc; i++) {
 		const char *w = argv[i], *v;
 
@@ -156,12 +209,19 @@ static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
 			continue;
 		}
 		if (strcmp(w, "--source") && strcmp(w, "--interval") &&
-		    strcmp(w, "--max-error"))
+		    strcmp(w, "--max-error") && strcmp(w, "--vip") &&
+		    strcmp(w, "--vip-dev") && strcmp(w, "--max-stratum") &&
+		    strcmp(w, "--hold-down"))
 			return usage_error("follow: unknown option \"%s\"", w);
 		if (i + 1 >= argc)
 			return usage_error("follow: %s needs a value", w);
 		v = argv[++i];
-		if (!strcmp(w, "--source")) {
+		if (!strncmp(w, "--vip", 5) || !strcmp(w, "--max-stratum") ||
+		    !strcmp(w, "--hold-down")) {
+			ret = parse_vip_arg(w, v, o);
+			if (ret)
+				return ret;
+		} else if (!strcmp(w, "--source")) {
 			o->source = v;
 		} else if (!strcmp(w, "--interval")) {
 			why = parse_msec(v, INTERVAL_MIN_MS, INTERVAL_MAX_MS,
@@ -177,6 +237,12 @@ static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
 						   v, why);
 		}
 	}
+	if (!o->vip.nvips != !o->vip.dev)
+		return usage_error("follow: --vip and --vip-dev go together");
+	if (o->vip_tuned && !o->vip.nvips)
+		return usage_error("follow: --max-stratum and --hold-down need --vip");
+	if (o->vip.nvips && (o->once || o->dry_run))
+		return usage_error("follow: --vip does not go with --once or --dry-run");
 	return EXIT_OK;
 }
 
@@ -292,6 +358,61 @@ static int act(struct follower *f, const struct ntpk_state *st, uint32_t reason)
 		f->nl_err = 0;
 	}
 	return 0;
+}
+
+/* ---- the announcement (--vip) ---- */
+
+/* Whether the module still serves a usable state: the last one pushed. */
+static bool module_serves(struct follower *f)
+{
+	struct ntpk_model m;
+	int err;
+
+	if (!f->ipc && ipc_open(&f->ipc)) {
+		f->ipc = NULL;
+		return false;
+	}
+	err = ipc_get(f->ipc, &m);
+	if (err) {
+		ipc_close(f->ipc);
+		f->ipc = NULL;
+		return false;
+	}
+	return m.has_state && m.state.usable;
+}
+
+/*
+ * The verdict on a poll: good while the daemon's state is the one ntpk
+ * serves (synchronised, within --max-error) and its stratum is within
+ * --max-stratum.  A poll without an answer is no evidence either way: the
+ * node is as good as what the module still serves, the last state pushed,
+ * until max-age.
+ */
+static void judge(struct follower *f, const struct src_reading *r,
+		  uint32_t reason, const char *why)
+{
+	struct timespec now;
+	char verdict[320];
+	bool good = false;
+
+	if (r->status == SRC_LOST) {
+		good = module_serves(f);
+		snprintf(verdict, sizeof(verdict),
+			 "no answer from %s, and ntpk serves no usable state",
+			 f->src->name);
+	} else if (reason != NTPK_REASON_NONE) {
+		snprintf(verdict, sizeof(verdict), "%s: %s",
+			 reason_word(reason), why);
+	} else if (r->stratum > f->o->vip.max_stratum) {
+		snprintf(verdict, sizeof(verdict),
+			 "stratum %u above --max-stratum %u", r->stratum,
+			 f->o->vip.max_stratum);
+	} else {
+		good = true;
+		verdict[0] = '\0';
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	announce_update(f->announce, good, verdict, &now, logmsg);
 }
 
 /* ---- logging ---- */
@@ -457,11 +578,27 @@ int follow_main(int argc, char *argv[])
 	stop_signal = 0;
 	setup_signals(&f);
 	f.src->waitmask = &f.waitmask;
+	if (o.vip.nvips) {
+		err = announce_open(&o.vip, &f.announce);
+		if (err) {
+			fprintf(stderr, "%s: follow: --vip-dev %s: %s\n", prog,
+				o.vip.dev, strerror(-err));
+			ret = err == -EPERM || err == -EACCES ? EXIT_PERM :
+			      EXIT_FAILED;
+			goto out;
+		}
+	}
 	if (!o.once)
 		logmsg("following %s every %llu.%03llu s, max error %.6f s%s",
 		       f.src->name, (unsigned long long)(interval_ms / 1000),
 		       (unsigned long long)(interval_ms % 1000),
 		       o.max_error_ns / 1e9, o.dry_run ? " (dry run)" : "");
+	if (f.announce)
+		logmsg("vip: %u address%s on %s, announced while synchronised at stratum %u or better, after %llu.%03llu s of it",
+		       o.vip.nvips, o.vip.nvips == 1 ? "" : "es", o.vip.dev,
+		       o.vip.max_stratum,
+		       (unsigned long long)(o.vip.hold_down_ms / 1000),
+		       (unsigned long long)(o.vip.hold_down_ms % 1000));
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_signal) {
@@ -476,6 +613,8 @@ int follow_main(int argc, char *argv[])
 				logmsg("no answer from %s: %s; pushing nothing until it answers (the module's max-age withdraws the state if this lasts)",
 				       f.src->name, r.why);
 			f.lost = true;
+			if (f.announce)
+				judge(&f, &r, NTPK_REASON_NONE, "");
 			if (o.dry_run)
 				print_action(&r, NULL, NTPK_REASON_NONE, "");
 			if (o.once) {
@@ -502,6 +641,8 @@ int follow_main(int argc, char *argv[])
 			ret = EXIT_PERM;
 			goto out;
 		}
+		if (f.announce)
+			judge(&f, &r, reason, why);
 		if (r.status == SRC_FATAL) {
 			ret = r.exit_code ? r.exit_code : EXIT_FAILED;
 			goto out;
@@ -525,6 +666,8 @@ next_poll:
 	       reason_word(NTPK_REASON_FOLLOW_STOPPED));
 	ret = EXIT_OK;
 out:
+	/* Whatever the exit, the node stops announcing. */
+	announce_close(f.announce);
 	restore_signals(&f);
 	ipc_close(f.ipc);
 	src_close(f.src);

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * follow --vip: when to put the VIPs on the announcing device and when to
+ * take them off (announce.h).  The verdicts come from follow; this file
+ * only adds the hold-down and keeps trying a change that failed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "announce.h"
+#include "source.h"
+
+struct announce {
+	struct announce_opts o;
+	struct vip *vip;
+	bool announced;			/* the VIPs are on the device */
+	bool holding;			/* good since good_since, not yet on */
+	struct timespec good_since;
+	int err;			/* the failure last logged, 0 if none */
+};
+
+int announce_open(const struct announce_opts *o, struct announce **ap)
+{
+	struct announce *a;
+	char what[64];
+	int err;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->o = *o;
+	err = vip_open(o->dev, o->vips, o->nvips, &a->vip);
+	if (!err)
+		err = vip_apply(a->vip, false, what, sizeof(what));
+	if (err) {
+		vip_close(a->vip);
+		free(a);
+		return err;
+	}
+	*ap = a;
+	return 0;
+}
+
+void announce_close(struct announce *a)
+{
+	char what[64];
+
+	if (!a)
+		return;
+	vip_apply(a->vip, false, what, sizeof(what));
+	vip_close(a->vip);
+	free(a);
+}
+
+/* Puts the VIPs on or off; logs a failure once, and the recovery. */
+static bool change(struct announce *a, bool present,
+		   void (*log)(const char *fmt, ...))
+{
+	char what[64];
+	int err;
+
+	err = vip_apply(a->vip, present, what, sizeof(what));
+	if (err) {
+		if (err != a->err)
+			log("vip: cannot %s %s: %s; retrying every poll",
+			    present ? "add" : "remove", what, strerror(-err));
+		a->err = err;
+		return false;
+	}
+	a->err = 0;
+	return true;
+}
+
+void announce_update(struct announce *a, bool good, const char *why,
+		     const struct timespec *now,
+		     void (*log)(const char *fmt, ...))
+{
+	int64_t held_ms;
+
+	if (!good) {
+		if (a->holding)
+			log("vip: hold-down restarts: %s", why);
+		a->holding = false;
+		if (a->announced && change(a, false, log)) {
+			a->announced = false;
+			log("vip: withdrawn from %s: %s", a->o.dev, why);
+		}
+		return;
+	}
+	if (a->announced)
+		return;
+	if (!a->holding) {
+		a->holding = true;
+		a->good_since = *now;
+		if (a->o.hold_down_ms)
+			log("vip: time good, announcing on %s after %llu.%03llu s of it",
+			    a->o.dev,
+			    (unsigned long long)(a->o.hold_down_ms / 1000),
+			    (unsigned long long)(a->o.hold_down_ms % 1000));
+	}
+	held_ms = src_mono_diff_ns(now, &a->good_since) / 1000000;
+	if (held_ms < (int64_t)a->o.hold_down_ms)
+		return;
+	if (change(a, true, log)) {
+		a->announced = true;
+		a->holding = false;
+		log("vip: announced on %s (time good for %lld.%03lld s)",
+		    a->o.dev, (long long)(held_ms / 1000),
+		    (long long)(held_ms % 1000));
+	}
+}

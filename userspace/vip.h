@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The anycast addresses (VIPs) on the device a routing daemon announces
+ * from: added as host routes (/32, /128) or removed, over rtnetlink.  BIRD's
+ * "direct" and FRR's "connected" routes follow the addresses; nothing here
+ * knows about BGP.
+ */
+#ifndef NTPKCTL_VIP_H
+#define NTPKCTL_VIP_H
+
+#include <stdbool.h>
+#include "model.h"
+
+#define VIP_MAX 16
+
+struct vip;
+
+/* dev must exist now; it is looked up by name again on every change. */
+int vip_open(const char *dev, const struct ntpk_addr *addrs, unsigned int n,
+	     struct vip **vp);
+void vip_close(struct vip *v);
+/*
+ * Puts every address on the device (present) or takes every one off;
+ * those already as asked count as done.  0, or the first -errno, with
+ * what names the address or the device that failed.
+ */
+int vip_apply(struct vip *v, bool present, char *what, size_t len);
+
+#endif
