@@ -13,6 +13,9 @@
  * smooths its time, its socket refuses us, or the error is above the bound.
  * A poll without an answer is no evidence (under a flood it is the usual
  * case); the module's max-age acts on silence.
+ *
+ * With --vip, the same verdicts also decide whether the node announces its
+ * anycast addresses (announce.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -41,6 +41,7 @@ static const char usage_text[] =
 "  ratelimit off\n"
 "  follow [--source SRC] [--interval SEC] [--max-error DUR] [--once]\n"
 "         [--dry-run] [--verbose]  feed the state from the local NTP daemon\n"
+"         [--vip-dev DEV --vip ADDR...]  and announce ADDRs while it is good\n"
 "  apply [--check] FILE         make the configuration what FILE says\n"
 "  help [COMMAND]               details and output formats of one command\n"
 "ID: up to 4 ASCII characters or an IPv4 address.  TIME: unix:SEC[.FRAC],\n"
@@ -184,6 +185,8 @@ static void follow_usage(void)
 {
 	fputs("Usage: ntpkctl follow [--source SRC] [--interval SEC] [--max-error DUR]\n"
 	      "                      [--once] [--dry-run] [--verbose]\n"
+	      "                      [--vip-dev DEV --vip ADDR... [--max-stratum N]\n"
+	      "                       [--hold-down SEC]]\n"
 	      "Pushes the local daemon's leap, stratum, precision, root delay, refid,\n"
 	      "reftime and root dispersion, the latter plus the error ntpk adds (the\n"
 	      "kernel clock against the daemon's time), rounded up, with the rate at\n"
@@ -199,7 +202,12 @@ static void follow_usage(void)
 	      "0).  A poll with no answer pushes nothing: max-age acts on silence.\n"
 	      "--once: one reading; exit 0 if pushed, 1 if not, 3/4 for netlink.\n"
 	      "--dry-run: no netlink; print what would be pushed, one line a poll.\n"
-	      "Exit 4 also when chronyd's socket is not ours to use (run as root).\n", stdout);
+	      "Exit 4 also when chronyd's socket is not ours to use (run as root).\n"
+	      "--vip-dev DEV --vip ADDR...: the node's anycast addresses are on DEV\n"
+	      "  (for BIRD's direct or FRR's connected routes to announce) only while\n"
+	      "  the state is pushed and the stratum is at most --max-stratum (4); off\n"
+	      "  at the first bad poll, back after --hold-down seconds (60) of good\n"
+	      "  ones, off when follow exits.\n", stdout);
 }
 
 static void apply_usage(void)

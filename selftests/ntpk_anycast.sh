@@ -1,0 +1,406 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# settings: timeout=600
+#
+# Anycast that heals itself (issue 16): four nodes announce the VIPs over
+# BGP with BIRD 2, from the configuration in docs/operator.md, each
+# running chronyd, ntpk and `ntpkctl follow --vip`; the router (BIRD 2,
+# the guide's configuration too) merges their routes into one multipath
+# route.  Clients behind the router query the VIPs all along, and the
+# TTL (hop limit) of each reply says which node answered: node i sends
+# with 60 + i, the client sees 59 + i.
+#
+#                                  +--------------------+  b1..b4  +---------------+
+#   +----------------------+       | router RT          +----------+ node i (1..4) |
+#   | clients CL           |       |  r0 203.0.113.1    |   br0    |  e0 198.51.100.1i
+#   |  203.0.113.2-5       +-c0--r0+     2001:db8:2::1  |          |     2001:db8:1::1i
+#   |  2001:db8:2::2-5     |       |  br0 198.51.100.1  |          |  lo, ntpvip: VIPs
+#   |  ntpk_anycastq.py    |       |      2001:db8:1::1 |          |  chronyd stratum 2
+#   +----------------------+       |  BIRD: ECMP to VIP |          |  ntpk, follow, BIRD
+#                                  +--------------------+          +---------------+
+#
+# Then: node 4's chronyd loses synchronisation (chronyc local off) and
+# comes back, flapping once; node 3's stratum goes above --max-stratum;
+# node 2's BIRD hangs (SIGSTOP) and the router's hold timer drops it;
+# node 1's BIRD is killed, and the router drops it as its session closes.
+
+. "$(dirname "$0")/lib.sh"
+
+DOC=$NTPK_TOP/docs/operator.md
+VIP4=192.0.2.123 VIP6=2001:db8::123
+Q=("$PY" "$NTPK_SELFTESTS/ntpk_anycastq.py")
+NNODES=4
+# The test's timers: BGP hold time and keepalive (the guide has 9 and 3),
+# follow's hold-down (60 s by default).
+BGP_HOLD=3 BGP_KEEPALIVE=1
+HOLD_DOWN=5
+# What "within the bound" allows: follow polls chronyd every 0.1 s and
+# waits at most 1 s for a reading, then BGP and the router's BIRD; under
+# TCG, with the polling of the route, a few seconds more.
+WITHDRAW_MAX_MS=5000
+TRAFFIC=6		# seconds of client traffic per phase
+
+require_cmd ip sysctl bird birdc chronyd chronyc ntpkctl "$PY"
+
+ktap_plan 8
+
+now_ms() { NOW=$((${EPOCHREALTIME/./} / 1000)); }
+unix() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+# A block of the guide, between its ntpk_anycast markers.
+doc_block() {	# NAME
+	sed -n "/^<!-- ntpk_anycast $1 begin/,/^<!-- ntpk_anycast $1 end/p" "$DOC" |
+		sed '/^<!--/d; /^```/d'
+}
+
+# The guide's configuration with the test's timers; every substitution
+# must have happened, or the guide changed under the test.
+bird_conf() {	# NAME OUT [SED-EXPR...]
+	local name=$1 out=$2 e
+
+	shift 2
+	doc_block "$name" >"$out.doc"
+	[ -s "$out.doc" ] || { echo "# no $name block in $DOC"; return 1; }
+	cp "$out.doc" "$out"
+	for e in "s/hold time 9;/hold time $BGP_HOLD;/" \
+		 "s/keepalive time 3;/keepalive time $BGP_KEEPALIVE;/" "$@"; do
+		sed -i "$e" "$out"
+	done
+	grep -q "hold time $BGP_HOLD;" "$out" &&
+		grep -q "keepalive time $BGP_KEEPALIVE;" "$out" || {
+		echo "# $name: the guide's timers are not as expected"
+		return 1
+	}
+	echo "log \"$out.log\" all;" >>"$out"
+}
+
+bird_start() {	# NS NAME CONF
+	n "$1" bird -c "$3" -s "$TMP/bird-$2.ctl" -P "$TMP/bird-$2.pid"
+	defer bird_kill "$2"
+}
+
+bird_kill() {	# NAME
+	local pid
+
+	pid=$(cat "$TMP/bird-$1.pid" 2>/dev/null) || return 0
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+# The nodes the router's route to the VIP of family 4 or 6 goes to, in
+# order: "1 2 3 4", or "" for no route.
+HOPS4= HOPS6=
+read_hops() {
+	local f out a i
+	local -a seen
+
+	for f in 4 6; do
+		if [ $f = 4 ]; then
+			out=$(ip -n "$RT" route show $VIP4/32)
+		else
+			out=$(ip -n "$RT" -6 route show $VIP6/128)
+		fi
+		seen=()
+		while [[ $out =~ via\ ([0-9a-f:.]+)(.*) ]]; do
+			a=${BASH_REMATCH[1]}
+			out=${BASH_REMATCH[2]}
+			i=${a: -1}
+			seen[i]=$i
+		done
+		printf -v "HOPS$f" '%s' "${seen[*]}"
+	done
+}
+
+hops_are() {	# WANT
+	read_hops
+	[ "$HOPS4" = "$1" ] && [ "$HOPS6" = "$1" ]
+}
+
+# Waits until both families' routes go to exactly WANT; the time it saw it
+# in $NOW.  On a timeout, says what they were.
+wait_hops() {	# WANT SEC
+	if wait_until "$2" hops_are "$1"; then
+		now_ms
+		return 0
+	fi
+	now_ms
+	fail "routes to the VIP: IPv4 '$HOPS4', IPv6 '$HOPS6', want '$1' within $2 s"
+	return 1
+}
+
+node_setup() {	# INDEX
+	local i=$1 node=${NODE[$1]}
+
+	ip link add "b$i" netns "$RT" type veth peer name e0 netns "$node"
+	ip -n "$RT" link set "b$i" master br0 up
+	ip -n "$node" -batch - <<-EOF
+	addr add $VIP4/32 dev lo
+	addr add $VIP6/128 dev lo
+	link add ntpvip type dummy
+	link set ntpvip up
+	addr add 198.51.100.1$i/24 dev e0
+	addr add 2001:db8:1::1$i/64 dev e0 nodad
+	link set e0 up
+	route add default via 198.51.100.1
+	route add ::/0 via 2001:db8:1::1
+	EOF
+	n "$node" sysctl -qw net.ipv4.ip_default_ttl=$((60 + i)) \
+		net.ipv6.conf.all.hop_limit=$((60 + i)) \
+		net.ipv6.conf.e0.hop_limit=$((60 + i))
+
+	chronyd_server "$node" 2
+	ntpkctl -n "$node" addr add $VIP4
+	ntpkctl -n "$node" addr add $VIP6
+	ntpkctl -n "$node" set enable
+	bg_run "$node" ntpkctl follow \
+		--source "chronyd:$TMP/chrony-$node/chronyd.sock" \
+		--vip-dev ntpvip --vip $VIP4 --vip $VIP6 \
+		--hold-down $HOLD_DOWN 2>"$TMP/follow-$i.log"
+
+	bird_conf bird-node "$TMP/bird-$i.conf" \
+		"s/198\.51\.100\.11\b/198.51.100.1$i/g" \
+		"s/2001:db8:1::11\b/2001:db8:1::1$i/g"
+	grep -q "local 198.51.100.1$i as" "$TMP/bird-$i.conf"
+	grep -q "local 2001:db8:1::1$i as" "$TMP/bird-$i.conf"
+	bird_start "$node" "$i" "$TMP/bird-$i.conf"
+}
+
+ntpk_load
+ns_create CL RT N1 N2 N3 N4
+NODE=("" "$N1" "$N2" "$N3" "$N4")
+veth_pair "$CL" c0 "$RT" r0
+ip -n "$CL" -batch - <<EOF
+addr add 203.0.113.2/24 dev c0
+addr add 203.0.113.3/24 dev c0
+addr add 203.0.113.4/24 dev c0
+addr add 203.0.113.5/24 dev c0
+addr add 2001:db8:2::2/64 dev c0 nodad
+addr add 2001:db8:2::3/64 dev c0 nodad
+addr add 2001:db8:2::4/64 dev c0 nodad
+addr add 2001:db8:2::5/64 dev c0 nodad
+route add default via 203.0.113.1
+route add ::/0 via 2001:db8:2::1
+EOF
+ip -n "$RT" -batch - <<EOF
+addr add 203.0.113.1/24 dev r0
+addr add 2001:db8:2::1/64 dev r0 nodad
+link add br0 type bridge
+link set br0 up
+addr add 198.51.100.1/24 dev br0
+addr add 2001:db8:1::1/64 dev br0 nodad
+EOF
+n "$RT" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+	net.ipv4.fib_multipath_hash_policy=1 \
+	net.ipv6.fib_multipath_hash_policy=1
+bird_conf bird-router "$TMP/bird-rt.conf"
+bird_start "$RT" rt "$TMP/bird-rt.conf"
+for i in $(seq 1 $NNODES); do
+	node_setup "$i"
+done
+bg_run "$CL" "${Q[@]}" run --log "$TMP/q.log" --stop "$TMP/q.stop" \
+	--rate 40 --per-src 16 \
+	--dst $VIP4 --src 203.0.113.2,203.0.113.3,203.0.113.4,203.0.113.5 \
+	--dst $VIP6 --src 2001:db8:2::2,2001:db8:2::3,2001:db8:2::4,2001:db8:2::5
+CLIENT_PID=$BG_PID
+
+declare -A T		# phase times, ms since the epoch
+
+# --- 1: all four announce, after their hold-down ---------------------------
+all_serve() {
+	# BGP connects after BIRD's 5 s connect delay, follow announces after
+	# the hold-down: well within a minute.
+	wait_hops "1 2 3 4" 60 || return 0
+	T[all]=$NOW
+	sleep $TRAFFIC
+	now_ms
+	T[all_end]=$NOW
+}
+run_test "all_four_nodes_announce_the_vips_over_bgp" all_serve
+
+# --- 2: node 4's chronyd loses synchronisation -----------------------------
+unsync() {
+	now_ms
+	T[off]=$NOW
+	chronyc_in "$N4" local off >/dev/null
+	wait_hops "1 2 3" 30 || return 0
+	T[gone]=$NOW
+	diag "node 4 withdrawn $((T[gone] - T[off])) ms after chronyd lost synchronisation"
+	assert_range $((T[gone] - T[off])) 0 $WITHDRAW_MAX_MS \
+		"ms from chronyd unsynchronised to the router's route without node 4"
+	grep -q "vip: withdrawn from ntpvip: unsync" "$TMP/follow-4.log" ||
+		fail "follow on node 4 did not log its withdrawal"
+	sleep $TRAFFIC
+	now_ms
+	T[gone_end]=$NOW
+}
+run_test "unsynchronised_node_withdrawn_within_the_bound" unsync
+
+# --- 3: it recovers, flaps once, and rejoins only after the hold-down ------
+rejoin() {
+	local t
+
+	now_ms
+	T[on1]=$NOW
+	chronyc_in "$N4" local stratum 2 >/dev/null
+	sleep 2
+	chronyc_in "$N4" local off >/dev/null
+	sleep 0.5
+	now_ms
+	T[on2]=$NOW
+	chronyc_in "$N4" local stratum 2 >/dev/null
+	wait_hops "1 2 3 4" 30 || return 0
+	T[back]=$NOW
+	t=$((T[back] - T[on2]))
+	diag "node 4 back in the route $t ms after its last recovery (hold-down ${HOLD_DOWN} s), $((T[back] - T[on1])) ms after the first"
+	assert_range $t $((HOLD_DOWN * 1000)) $((HOLD_DOWN * 1000 + WITHDRAW_MAX_MS)) \
+		"ms from the last recovery to the route with node 4"
+	grep -q "vip: hold-down restarts: unsync" "$TMP/follow-4.log" ||
+		fail "follow on node 4 did not restart its hold-down"
+	sleep $TRAFFIC
+	now_ms
+	T[back_end]=$NOW
+}
+run_test "recovered_node_rejoins_after_a_hold_down_that_a_flap_restarts" rejoin
+
+# --- 4: node 3's stratum goes above --max-stratum (4) ----------------------
+stratum() {
+	now_ms
+	T[s6]=$NOW
+	chronyc_in "$N3" local stratum 6 >/dev/null
+	wait_hops "1 2 4" 30 || return 0
+	T[s6_gone]=$NOW
+	diag "node 3 withdrawn $((T[s6_gone] - T[s6])) ms after its stratum became 6"
+	assert_range $((T[s6_gone] - T[s6])) 0 $WITHDRAW_MAX_MS \
+		"ms from stratum 6 to the route without node 3"
+	grep -q "vip: withdrawn from ntpvip: stratum 6 above --max-stratum 4" \
+		"$TMP/follow-3.log" || fail "follow on node 3 did not say why"
+}
+run_test "node_above_the_maximum_stratum_withdrawn" stratum
+
+# --- 5: node 2's BIRD hangs; the router's hold timer drops it --------------
+bird_hangs() {
+	local t
+
+	now_ms
+	T[stop]=$NOW
+	kill -STOP "$(cat "$TMP/bird-2.pid")"
+	wait_hops "1 4" 30 || return 0
+	T[dropped]=$NOW
+	t=$((T[dropped] - T[stop]))
+	diag "node 2 dropped $t ms after its BIRD hung (hold time $BGP_HOLD s, keepalive $BGP_KEEPALIVE s)"
+	# The last keepalive came at most one keepalive time before the hang.
+	assert_range $t $(((BGP_HOLD - BGP_KEEPALIVE) * 1000)) \
+		$((BGP_HOLD * 1000 + WITHDRAW_MAX_MS)) \
+		"ms from the hang to the route without node 2"
+	sleep $TRAFFIC
+	now_ms
+	T[dropped_end]=$NOW
+}
+run_test "hung_bird_dropped_when_the_bgp_hold_timer_expires" bird_hangs
+
+# --- 6: node 1's BIRD is killed: its TCP connection closes, so the router
+# drops it at once, without waiting for the hold timer ---------------------
+bird_killed() {
+	local t
+
+	now_ms
+	T[kill]=$NOW
+	bird_kill 1
+	wait_hops "4" 30 || return 0
+	T[killed]=$NOW
+	t=$((T[killed] - T[kill]))
+	diag "node 1 dropped $t ms after its BIRD was killed"
+	assert_range $t 0 $WITHDRAW_MAX_MS "ms from the kill to the route without node 1"
+	sleep $TRAFFIC
+	now_ms
+	T[killed_end]=$NOW
+}
+run_test "killed_bird_dropped_when_its_session_closes" bird_killed
+
+# --- what the clients saw --------------------------------------------------
+# Node i answers with TTL 59 + i at the client.
+declare -A TTL=([1]=60 [2]=61 [3]=62 [4]=63)
+
+clients() {
+	local w f i k
+
+	sleep 1.2		# the last requests' timeout
+	touch "$TMP/q.stop"
+	wait "$CLIENT_PID" || fail "the client exited $?"
+	for k in all all_end off gone gone_end on1 on2 back back_end s6 s6_gone \
+		 stop dropped dropped_end kill killed killed_end; do
+		[ -n "${T[$k]:-}" ] || { fail "phase time $k missing"; return 0; }
+	done
+	"${Q[@]}" report --log "$TMP/q.log" \
+		"all=$(unix "${T[all]}"),$(unix "${T[all_end]}")" \
+		"flux=$(unix "${T[off]}"),$(unix "${T[gone]}")" \
+		"three=$(unix "${T[gone]}"),$(unix "${T[gone_end]}")" \
+		"rejoin=$(unix "${T[on1]}"),$(unix $((T[on2] + HOLD_DOWN * 1000)))" \
+		"back=$(unix "${T[back]}"),$(unix "${T[back_end]}")" \
+		"hung=$(unix "${T[stop]}"),$(unix "${T[dropped]}")" \
+		"dropped=$(unix "${T[dropped]}"),$(unix "${T[dropped_end]}")" \
+		"killing=$(unix "${T[kill]}"),$(unix "${T[killed]}")" \
+		"killed=$(unix "${T[killed]}"),$(unix "${T[killed_end]}")" \
+		"total=$(unix "${T[all]}"),$(unix "${T[killed_end]}")" \
+		>"$TMP/report" || { fail "the client's report"; return 0; }
+	kv_load "" "$TMP/report"
+	sed 's/^/#   /' "$TMP/report"
+	for f in 4 6; do
+		# Everyone answered, synchronised, in the steady phases.
+		for w in all three back dropped killed; do
+			assert_eq "${V[$w.$f.lost]}" 0 "IPv$f $w: lost"
+			assert_eq "${V[$w.$f.unsync]}" 0 "IPv$f $w: unsynchronised replies"
+			[ "${V[$w.$f.sent]}" -gt 0 ] || fail "IPv$f $w: nothing sent"
+		done
+		for i in 1 2 3 4; do
+			[ "${V[all.$f.ttl.${TTL[$i]}]:-0}" -gt 0 ] ||
+				fail "IPv$f: node $i did not serve with all four in"
+			[ "${V[back.$f.ttl.${TTL[$i]}]:-0}" -gt 0 ] ||
+				fail "IPv$f: node $i did not serve after node 4 rejoined"
+		done
+		# Withdrawn: not one reply from node 4 once the route left it
+		# (as seen: it left a little earlier), nor before its hold-down
+		# ended; the three others absorbed its share.
+		assert_eq "${V[three.$f.ttl.${TTL[4]}]:-0}" 0 "IPv$f: replies from node 4 once withdrawn"
+		assert_eq "${V[rejoin.$f.ttl.${TTL[4]}]:-0}" 0 "IPv$f: replies from node 4 in its hold-down"
+		assert_eq "${V[rejoin.$f.lost]}" 0 "IPv$f: lost while node 4 held down"
+		for i in 1 2 3; do
+			[ "${V[three.$f.ttl.${TTL[$i]}]:-0}" -gt 0 ] ||
+				fail "IPv$f: node $i did not absorb node 4's share"
+		done
+		# A hung BIRD does not stop the node from answering: nothing
+		# is lost, and once dropped, node 2 gets nothing.
+		assert_eq "${V[hung.$f.lost]}" 0 "IPv$f: lost while node 2's BIRD hung"
+		assert_eq "${V[dropped.$f.ttl.${TTL[2]}]:-0}" 0 "IPv$f: replies from node 2 once dropped"
+		assert_eq "${V[dropped.$f.ttl.${TTL[3]}]:-0}" 0 "IPv$f: replies from node 3 once dropped"
+		# Node 1 answers until the router drops it, then node 4 alone.
+		assert_eq "${V[killing.$f.lost]}" 0 "IPv$f: lost while node 1's BIRD died"
+		assert_eq "${V[killed.$f.ttl.${TTL[4]}]:-0}" "${V[killed.$f.sent]}" \
+			"IPv$f: replies from node 4, the last one in the route"
+		# The withdrawal window: the only place a client may miss an
+		# answer (or get node 4's unsynchronised one), and how many.
+		diag "IPv$f withdrawal window $((T[gone] - T[off])) ms: ${V[flux.$f.sent]} sent, ${V[flux.$f.lost]} lost, ${V[flux.$f.unsync]} unsynchronised replies from node 4"
+		assert_eq $((V[total.$f.lost] - V[flux.$f.lost])) 0 \
+			"IPv$f: lost outside the withdrawal window"
+	done
+}
+run_test "clients_lose_nothing_outside_the_withdrawal_window" clients
+
+# --- the guide's configuration is what ran ---------------------------------
+guide() {
+	local i
+
+	for i in rt 1 2 3 4; do
+		bird -p -c "$TMP/bird-$i.conf" || fail "bird -p on the config of $i"
+	done
+	# Node 1's, less the log line, is the guide's with only addresses
+	# and timers changed.
+	diff <(sed '$d' "$TMP/bird-1.conf") <(sed \
+		-e "s/hold time 9;/hold time $BGP_HOLD;/" \
+		-e "s/keepalive time 3;/keepalive time $BGP_KEEPALIVE;/" \
+		-e 's/198\.51\.100\.11\b/198.51.100.11/g' "$TMP/bird-1.conf.doc") ||
+		fail "node 1 ran another configuration than the guide's"
+}
+run_test "the_configuration_is_the_operator_guides" guide
+
+ktap_finish
