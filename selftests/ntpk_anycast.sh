@@ -205,72 +205,78 @@ CLIENT_PID=$BG_PID
 
 declare -A T		# phase times, ms since the epoch
 
+# Runs CMD, then waits until the routes go to exactly WANT: the times in
+# T[START] and T[END], the difference in ms in $DT.
+route_change() {	# START END WANT CMD...
+	local start=$1 end=$2 want=$3
+
+	shift 3
+	now_ms
+	T[$start]=$NOW
+	"$@" >/dev/null
+	wait_hops "$want" 30 || return 1
+	T[$end]=$NOW
+	DT=$((T[$end] - T[$start]))
+}
+
+# $TRAFFIC seconds of the clients' traffic, then T[END].
+traffic() {	# END
+	sleep $TRAFFIC
+	now_ms
+	T[$1]=$NOW
+}
+
 # --- 1: all four announce, after their hold-down ---------------------------
 all_serve() {
 	# BGP connects after BIRD's 5 s connect delay, follow announces after
 	# the hold-down: well within a minute.
 	wait_hops "1 2 3 4" 60 || return 0
 	T[all]=$NOW
-	sleep $TRAFFIC
-	now_ms
-	T[all_end]=$NOW
+	traffic all_end
 }
 run_test "all_four_nodes_announce_the_vips_over_bgp" all_serve
 
 # --- 2: node 4's chronyd loses synchronisation -----------------------------
 unsync() {
-	now_ms
-	T[off]=$NOW
-	chronyc_in "$N4" local off >/dev/null
-	wait_hops "1 2 3" 30 || return 0
-	T[gone]=$NOW
-	diag "node 4 withdrawn $((T[gone] - T[off])) ms after chronyd lost synchronisation"
-	assert_range $((T[gone] - T[off])) 0 $WITHDRAW_MAX_MS \
+	route_change off gone "1 2 3" chronyc_in "$N4" local off || return 0
+	diag "node 4 withdrawn $DT ms after chronyd lost synchronisation"
+	assert_range $DT 0 $WITHDRAW_MAX_MS \
 		"ms from chronyd unsynchronised to the router's route without node 4"
 	grep -q "vip: withdrawn from ntpvip: unsync" "$TMP/follow-4.log" ||
 		fail "follow on node 4 did not log its withdrawal"
-	sleep $TRAFFIC
-	now_ms
-	T[gone_end]=$NOW
+	traffic gone_end
 }
 run_test "unsynchronised_node_withdrawn_within_the_bound" unsync
 
 # --- 3: it recovers, flaps once, and rejoins only after the hold-down ------
-rejoin() {
-	local t
-
+flap() {
 	now_ms
 	T[on1]=$NOW
-	chronyc_in "$N4" local stratum 2 >/dev/null
+	chronyc_in "$N4" local stratum 2
 	sleep 2
-	chronyc_in "$N4" local off >/dev/null
+	chronyc_in "$N4" local off
 	sleep 0.5
-	now_ms
-	T[on2]=$NOW
-	chronyc_in "$N4" local stratum 2 >/dev/null
-	wait_hops "1 2 3 4" 30 || return 0
-	T[back]=$NOW
-	t=$((T[back] - T[on2]))
-	diag "node 4 back in the route $t ms after its last recovery (hold-down ${HOLD_DOWN} s), $((T[back] - T[on1])) ms after the first"
-	assert_range $t $((HOLD_DOWN * 1000)) $((HOLD_DOWN * 1000 + WITHDRAW_MAX_MS)) \
+}
+
+rejoin() {
+	flap >/dev/null
+	route_change on2 back "1 2 3 4" chronyc_in "$N4" local stratum 2 ||
+		return 0
+	diag "node 4 back in the route $DT ms after its last recovery (hold-down ${HOLD_DOWN} s), $((T[back] - T[on1])) ms after the first"
+	assert_range $DT $((HOLD_DOWN * 1000)) $((HOLD_DOWN * 1000 + WITHDRAW_MAX_MS)) \
 		"ms from the last recovery to the route with node 4"
 	grep -q "vip: hold-down restarts: unsync" "$TMP/follow-4.log" ||
 		fail "follow on node 4 did not restart its hold-down"
-	sleep $TRAFFIC
-	now_ms
-	T[back_end]=$NOW
+	traffic back_end
 }
 run_test "recovered_node_rejoins_after_a_hold_down_that_a_flap_restarts" rejoin
 
 # --- 4: node 3's stratum goes above --max-stratum (4) ----------------------
 stratum() {
-	now_ms
-	T[s6]=$NOW
-	chronyc_in "$N3" local stratum 6 >/dev/null
-	wait_hops "1 2 4" 30 || return 0
-	T[s6_gone]=$NOW
-	diag "node 3 withdrawn $((T[s6_gone] - T[s6])) ms after its stratum became 6"
-	assert_range $((T[s6_gone] - T[s6])) 0 $WITHDRAW_MAX_MS \
+	route_change s6 s6_gone "1 2 4" chronyc_in "$N3" local stratum 6 ||
+		return 0
+	diag "node 3 withdrawn $DT ms after its stratum became 6"
+	assert_range $DT 0 $WITHDRAW_MAX_MS \
 		"ms from stratum 6 to the route without node 3"
 	grep -q "vip: withdrawn from ntpvip: stratum 6 above --max-stratum 4" \
 		"$TMP/follow-3.log" || fail "follow on node 3 did not say why"
@@ -279,41 +285,26 @@ run_test "node_above_the_maximum_stratum_withdrawn" stratum
 
 # --- 5: node 2's BIRD hangs; the router's hold timer drops it --------------
 bird_hangs() {
-	local t
-
-	now_ms
-	T[stop]=$NOW
-	kill -STOP "$(cat "$TMP/bird-2.pid")"
-	wait_hops "1 4" 30 || return 0
-	T[dropped]=$NOW
-	t=$((T[dropped] - T[stop]))
-	diag "node 2 dropped $t ms after its BIRD hung (hold time $BGP_HOLD s, keepalive $BGP_KEEPALIVE s)"
+	route_change stop dropped "1 4" kill -STOP "$(cat "$TMP/bird-2.pid")" ||
+		return 0
+	diag "node 2 dropped $DT ms after its BIRD hung (hold time $BGP_HOLD s, keepalive $BGP_KEEPALIVE s)"
 	# The last keepalive came at most one keepalive time before the hang.
-	assert_range $t $(((BGP_HOLD - BGP_KEEPALIVE) * 1000)) \
+	assert_range $DT $(((BGP_HOLD - BGP_KEEPALIVE) * 1000)) \
 		$((BGP_HOLD * 1000 + WITHDRAW_MAX_MS)) \
 		"ms from the hang to the route without node 2"
-	sleep $TRAFFIC
-	now_ms
-	T[dropped_end]=$NOW
+	traffic dropped_end
 }
 run_test "hung_bird_dropped_when_the_bgp_hold_timer_expires" bird_hangs
 
 # --- 6: node 1's BIRD is killed: its TCP connection closes, so the router
 # drops it at once, without waiting for the hold timer ---------------------
 bird_killed() {
-	local t
-
-	now_ms
-	T[kill]=$NOW
-	bird_kill 1
-	wait_hops "4" 30 || return 0
-	T[killed]=$NOW
-	t=$((T[killed] - T[kill]))
-	diag "node 1 dropped $t ms after its BIRD was killed"
-	assert_range $t 0 $WITHDRAW_MAX_MS "ms from the kill to the route without node 1"
-	sleep $TRAFFIC
-	now_ms
-	T[killed_end]=$NOW
+	route_change kill killed "4" bird_kill 1 || return 0
+	diag "node 1 dropped $DT ms after its BIRD was killed"
+	# Sooner than any hold timer could have expired (see above).
+	assert_range $DT 0 $(((BGP_HOLD - BGP_KEEPALIVE) * 1000 - 1)) \
+		"ms from the kill to the route without node 1"
+	traffic killed_end
 }
 run_test "killed_bird_dropped_when_its_session_closes" bird_killed
 
