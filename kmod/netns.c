@@ -7,6 +7,7 @@
 #include <linux/netdevice.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 
 #include "netns.h"
 #include "hook.h"
@@ -36,6 +37,8 @@ static int __net_init ntpk_net_init(struct net *net)
 	}
 	mutex_init(&nn->lock);
 	nn->clear_reason = NTPK_REASON_NEVER_PUSHED;
+	/* A namespace's user namespace never changes: map its root once. */
+	nn->uid = sock_net_uid(net, NULL);
 	RCU_INIT_POINTER(nn->cfg, cfg);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/u64_stats_sync.h>
+#include <linux/uidgid.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
@@ -62,6 +63,7 @@ struct ntpk_net {
 	u64 stats_base[__NTPK_STATS_A_MAX];	/* sums at the last reset */
 	unsigned int addr_gen;		/* bumped on every address change */
 	u32 clear_reason;		/* NTPK_REASON_*, while there is no state */
+	kuid_t uid;			/* sock_net_uid(net, NULL), for replies' routes */
 	bool hooks_on;
 };
 
