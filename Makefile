@@ -21,9 +21,12 @@
 #   make fuzz       a short libFuzzer run on the packet core
 #   make demo       deps, build, then scripts/demo in a guest
 #   make demo-soak  the demo N=20 times in a row, fresh guest each time
-#   make bench      ntpk against chronyd, ntpd and the floor (bench/out/)
+#   make bench      ntpk against chronyd, ntpd and the floor: bench-icount's
+#                   table first, then rate and residence time in real-time
+#                   TCG (bench/out/)
 #   make bench-icount  instructions per request of each, 3 boots under QEMU
 #                   icount (bench/out/icount.md)
+#   make bench-rate  rate and residence time alone (bench/out/summary.md)
 #   make bench-profile  where one reply's instructions go, under icount
 #                   (PROFILE=ntpk; bench/out/profile-icount-ntpk.txt)
 #   make bench-smoke  the bench, tiny, and the icount regression gate
@@ -238,7 +241,7 @@ clean:
 .PHONY: all need-kdir module userspace guest-deps deps unit fuzz check \
 	check-build check-vm check-vm-kernels check-deploy check-debug check-spec \
 	check-locations bench \
-	bench-smoke bench-icount bench-profile demo demo-soak \
+	bench-smoke bench-icount bench-rate bench-profile demo demo-soak \
 	clean install uninstall dkms-install dkms-remove deb deb-pkgs
 
 check-deploy:
@@ -254,11 +257,13 @@ check-spec:
 check-locations:
 	scripts/check-locations
 
-bench:
-	bench/run
+bench: bench-icount bench-rate
 
 bench-icount:
 	bench/run --icount
+
+bench-rate:
+	bench/run
 
 # bench-profile: where one reply's instructions go, under icount
 # (PROFILE=ntpk,ntpk-rl,...; default ntpk): bench/out/profile-icount-*.txt
