@@ -4,10 +4,10 @@
 # settings: timeout=600
 #
 # Anycast that heals itself (issue 16): four nodes announce the VIPs over
-# BGP with BIRD 2, from the configuration in docs/operator.md, each
-# running chronyd, ntpk and `ntpkctl follow --vip`; the router (BIRD 2,
-# the guide's configuration too) merges their routes into one multipath
-# route.  Clients behind the router query the VIPs all along, and the
+# BGP, from the configurations in docs/operator.md (nodes 1-3 BIRD 2,
+# node 4 FRR), each running chronyd, ntpk and `ntpkctl follow --vip`; the
+# router (BIRD 2, the guide's configuration too) merges their routes into
+# one multipath route.  Clients behind the router query the VIPs all along, and the
 # TTL (hop limit) of each reply says which node answered: node i sends
 # with 60 + i, the client sees 59 + i.
 #
@@ -15,9 +15,11 @@
 #   +----------------------+       | router RT          +----------+ node i (1..4) |
 #   | clients CL           |       |  r0 203.0.113.1    |   br0    |  e0 198.51.100.1i
 #   |  203.0.113.2-5       +-c0--r0+     2001:db8:2::1  |          |     2001:db8:1::1i
-#   |  2001:db8:2::2-5     |       |  br0 198.51.100.1  |          |  lo, ntpvip: VIPs
-#   |  ntpk_anycastq.py    |       |      2001:db8:1::1 |          |  chronyd stratum 2
-#   +----------------------+       |  BIRD: ECMP to VIP |          |  ntpk, follow, BIRD
+#   |  2001:db8:2::2-5     |       |  br0 198.51.100.1  |          |  VIPs: local routes,
+#   |                      |       |      2001:db8:1::1 |          |   on ntpvip if good
+#   |  ntpk_anycastq.py    |       |  BIRD: ECMP to VIP |          |  chronyd stratum 2
+#   +----------------------+       |                    |          |  ntpk, follow, BIRD
+#                                  |                    |          |   (node 4: FRR)
 #                                  +--------------------+          +---------------+
 #
 # Then: node 4's chronyd loses synchronisation (chronyc local off) and
@@ -41,7 +43,11 @@ HOLD_DOWN=5
 WITHDRAW_MAX_MS=5000
 TRAFFIC=6		# seconds of client traffic per phase
 
-require_cmd ip sysctl bird birdc chronyd chronyc ntpkctl "$PY"
+FRR=/usr/lib/frr
+FRR_NODE=4		# runs FRR, the others BIRD
+require_cmd ip sysctl bird birdc chronyd chronyc ntpkctl "$PY" \
+	"$FRR/zebra" "$FRR/bgpd"
+id frr >/dev/null || { echo "# no user frr (the frr package makes it)"; exit 1; }
 
 ktap_plan 8
 
@@ -125,7 +131,28 @@ wait_hops() {	# WANT SEC
 	fi
 	now_ms
 	fail "routes to the VIP: IPv4 '$HOPS4', IPv6 '$HOPS6', want '$1' within $2 s"
+	routing_diag
 	return 1
+}
+
+# What the router's BIRD and node FRR_NODE's bgpd say, once.
+routing_diag() {
+	[ -z "${ROUTING_DIAG_DONE:-}" ] || return 0
+	ROUTING_DIAG_DONE=1
+	birdc -s "$TMP/bird-rt.ctl" show protocols 2>&1 | sed 's/^/#   /'
+	birdc -s "$TMP/bird-rt.ctl" show route all 2>&1 | sed 's/^/#   /'
+	tail -n 20 "$TMP"/frr/*.log "$TMP"/frr/*.stderr 2>&1 | sed 's/^/#   /'
+	n "${NODE[$FRR_NODE]}" ip addr show dev ntpvip 2>&1 | sed 's/^/#   /'
+	local c
+	for c in 'show interface brief' 'show ip route' 'show ip bgp summary' \
+		 'show ip bgp' 'show running-config'; do
+		echo "#   vtysh: $c"
+		n "${NODE[$FRR_NODE]}" timeout 10 vtysh --vty_socket "$TMP/frr" \
+			-c "$c" 2>&1 | sed 's/^/#   /'
+	done
+	for c in zebra bgpd; do
+		echo "#   $c: $(grep State "/proc/$(cat "$TMP/frr/$c.pid")/status") $(cat "/proc/$(cat "$TMP/frr/$c.pid")/wchan")"
+	done
 }
 
 node_setup() {	# INDEX
@@ -133,9 +160,11 @@ node_setup() {	# INDEX
 
 	ip link add "b$i" netns "$RT" type veth peer name e0 netns "$node"
 	ip -n "$RT" link set "b$i" master br0 up
+	# The VIPs always delivered locally (AnyIP routes, as the guide has
+	# it), announced only while on ntpvip.
 	ip -n "$node" -batch - <<-EOF
-	addr add $VIP4/32 dev lo
-	addr add $VIP6/128 dev lo
+	route add local $VIP4/32 dev lo table local
+	route add local $VIP6/128 dev lo table local
 	link add ntpvip type dummy
 	link set ntpvip up
 	addr add 198.51.100.1$i/24 dev e0
@@ -157,12 +186,53 @@ node_setup() {	# INDEX
 		--vip-dev ntpvip --vip $VIP4 --vip $VIP6 \
 		--hold-down $HOLD_DOWN 2>"$TMP/follow-$i.log"
 
+	if [ "$i" = "$FRR_NODE" ]; then
+		frr_start "$node" "$i"
+		return
+	fi
 	bird_conf bird-node "$TMP/bird-$i.conf" \
 		"s/198\.51\.100\.11\b/198.51.100.1$i/g" \
 		"s/2001:db8:1::11\b/2001:db8:1::1$i/g"
 	grep -q "local 198.51.100.1$i as" "$TMP/bird-$i.conf"
 	grep -q "local 2001:db8:1::1$i as" "$TMP/bird-$i.conf"
 	bird_start "$node" "$i" "$TMP/bird-$i.conf"
+}
+
+# FRR on node FRR_NODE instead of BIRD: zebra and bgpd with the guide's
+# configuration (its router id and timers changed), their sockets, pid
+# files and logs in $TMP/frr.  They run as the package's user frr, as
+# they do on a node (zebra refuses root, which is not in group frrvty).
+frr_start() {	# NS INDEX
+	local d=$TMP/frr
+
+	mkdir -p "$d"
+	doc_block frr-node >"$d/frr.conf.doc"
+	sed -e "s/198\.51\.100\.11\b/198.51.100.1$2/g" \
+	    -e "s/ timers 3 9$/ timers $BGP_KEEPALIVE $BGP_HOLD/" \
+		"$d/frr.conf.doc" >"$d/frr.conf"
+	grep -q "bgp router-id 198.51.100.1$2$" "$d/frr.conf" &&
+		grep -q " timers $BGP_KEEPALIVE $BGP_HOLD$" "$d/frr.conf" || {
+		echo "# the guide's FRR block is not as expected"
+		return 1
+	}
+	: >"$d/zebra.conf"
+	chown frr:frr "$d"
+	chmod 755 "$TMP"
+	n "$1" "$FRR/zebra" -d -f "$d/zebra.conf" -i "$d/zebra.pid" \
+		-z "$d/zserv.api" --vty_socket "$d" --log "file:$d/zebra.log" \
+		2>"$d/zebra.stderr"
+	defer frr_kill zebra
+	n "$1" "$FRR/bgpd" -d -f "$d/frr.conf" -i "$d/bgpd.pid" \
+		-z "$d/zserv.api" --vty_socket "$d" --log "file:$d/bgpd.log" \
+		2>"$d/bgpd.stderr"
+	defer frr_kill bgpd
+}
+
+frr_kill() {	# DAEMON
+	local pid
+
+	pid=$(cat "$TMP/frr/$1.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || true
 }
 
 ntpk_load
@@ -379,11 +449,19 @@ run_test "clients_lose_nothing_outside_the_withdrawal_window" clients
 
 # --- the guide's configuration is what ran ---------------------------------
 guide() {
-	local i
+	local i out
 
-	for i in rt 1 2 3 4; do
+	for i in rt 1 2 3; do
 		bird -p -c "$TMP/bird-$i.conf" || fail "bird -p on the config of $i"
 	done
+	# bgpd's dry run prints every line it cannot take, and exits 0.
+	out=$("$FRR/bgpd" -C -S -f "$TMP/frr/frr.conf" --log stdout 2>&1) ||
+		fail "bgpd -C exited $?"
+	[ -z "$out" ] || fail "bgpd -C on node $FRR_NODE's configuration: $out"
+	diff <(sed -e "s/198\.51\.100\.11\b/198.51.100.1$FRR_NODE/g" \
+		   -e "s/ timers 3 9$/ timers $BGP_KEEPALIVE $BGP_HOLD/" \
+		   "$TMP/frr/frr.conf.doc") "$TMP/frr/frr.conf" ||
+		fail "node $FRR_NODE ran another configuration than the guide's"
 	# Node 1's, less the log line, is the guide's with only addresses
 	# and timers changed.
 	diff <(sed '$d' "$TMP/bird-1.conf") <(sed \

@@ -748,6 +748,16 @@ follow --interval|ntpkctl: follow: --interval needs a value
 follow --source [::1|ntpkctl: follow: invalid --source "[::1"
 follow --source 127.0.0.1:0|ntpkctl: follow: invalid --source port "0": must be 1..65535
 follow --bogus|ntpkctl: follow: unknown option "--bogus"
+follow --vip 192.0.2.1|ntpkctl: follow: --vip and --vip-dev go together
+follow --vip-dev ntpvip|ntpkctl: follow: --vip and --vip-dev go together
+follow --vip nope --vip-dev ntpvip|ntpkctl: follow: invalid --vip "nope": not an IPv4 or IPv6 address
+follow --vip 192.0.2.1 --vip-dev ntpvip --once|ntpkctl: follow: --vip does not go with --once or --dry-run
+follow --vip 192.0.2.1 --vip-dev ntpvip --dry-run|ntpkctl: follow: --vip does not go with --once or --dry-run
+follow --max-stratum 3|ntpkctl: follow: --max-stratum and --hold-down need --vip
+follow --vip 192.0.2.1 --vip-dev ntpvip --max-stratum 16|ntpkctl: follow: invalid --max-stratum "16": must be 1..15
+follow --vip 192.0.2.1 --vip-dev ntpvip --hold-down 3601|ntpkctl: follow: invalid --hold-down "3601": must be 0.000..3600.000 seconds
+follow --vip 192.0.2.1 --vip-dev a/b|ntpkctl: follow: invalid --vip-dev "a/b"
+follow --vip 192.0.2.1 --vip-dev abcdefghijklmnopq|ntpkctl: follow: invalid --vip-dev "abcdefghijklmnopq"
 help nope|ntpkctl: help: unknown command "nope"
 -b|ntpkctl: -b needs a file (- for stdin)
 -b /nonexistent|ntpkctl: cannot open batch file "/nonexistent": No such file or directory
