@@ -198,6 +198,27 @@ clean_after()	# WHAT: then load and configure again unless it is "last"
 	fi
 }
 
+# trafgen forks its sending workers, so the pid bg_run knows is not the
+# only one sending.  None may outlive the flood: deleting the generator's
+# namespace under a sending packet socket hits a kernel race (AF_PACKET's
+# transmit divided by the tx queue count of the device being torn down,
+# read as 0: "divide error" in packet_xmit, CI of 2026-12-05, at exit).
+#
+# SIGTERM stops neither promptly: SIGKILL to every trafgen, then wait
+# until none is left but zombies (dead, not sending; the worker's parent
+# is gone, so only init may reap it).
+flood_stop()
+{
+	pkill -KILL -x trafgen || true
+	wait "$FLOOD" 2>/dev/null || true
+	wait_until 10 eval '! pgrep -x -r R,S,D,T trafgen >/dev/null'
+}
+
+cleanup()
+{
+	[ -z "${FLOOD:-}" ] || flood_stop
+}
+
 # trafgen maps a file it creates in its working directory: not on 9p.
 flood_start()
 {
@@ -358,9 +379,8 @@ netns_del_during_flood()
 	kill -0 "$FLOOD"
 }
 ktap_test "netns_del_during_flood" netns_del_during_flood
-kill "$FLOOD" 2>/dev/null || true
-wait_until 5 eval '! kill -0 $FLOOD 2>/dev/null' || kill -KILL "$FLOOD"
-wait "$FLOOD" 2>/dev/null || true
+flood_stop
+FLOOD=
 ktap_test "clean_after_netns_del" clean_after last
 sed 's/^/# trafgen: /' "$TMP/trafgen.out" | tail -n 5
 ktap_finish
