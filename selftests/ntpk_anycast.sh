@@ -39,8 +39,9 @@ BGP_HOLD=3 BGP_KEEPALIVE=1
 HOLD_DOWN=5
 # What "within the bound" allows: follow polls chronyd every 0.1 s and
 # waits at most 1 s for a reading, then BGP and the router's BIRD; under
-# TCG, with the polling of the route, a few seconds more.
-WITHDRAW_MAX_MS=5000
+# TCG, with the polling of the route, a few seconds more (and more on
+# check-debug's slow kernel).
+WITHDRAW_MAX_MS=$((5000 * NTPK_SLOW))
 TRAFFIC=6		# seconds of client traffic per phase
 
 FRR=/usr/lib/frr
