@@ -25,7 +25,8 @@
 # Then: node 4's chronyd loses synchronisation (chronyc local off) and
 # comes back, flapping once; node 3's stratum goes above --max-stratum;
 # node 2's BIRD hangs (SIGSTOP) and the router's hold timer drops it;
-# node 1's BIRD is killed, and the router drops it as its session closes.
+# node 1's BIRD is killed, and the router drops it as its session closes;
+# node 4's follow is killed outright, and its VIPs' lease runs out.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -37,6 +38,9 @@ NNODES=4
 # follow's hold-down (60 s by default).
 BGP_HOLD=3 BGP_KEEPALIVE=1
 HOLD_DOWN=5
+# follow's lease on the VIPs with chronyd (a poll every 0.1 s, a reading's
+# wait 1 s): three polls with their waits, at least 10 s.
+LEASE=10
 # What "within the bound" allows: follow polls chronyd every 0.1 s and
 # waits at most 1 s for a reading, then BGP and the router's BIRD; under
 # TCG, with the polling of the route, a few seconds more (and more on
@@ -50,7 +54,7 @@ require_cmd ip sysctl bird birdc chronyd chronyc ntpkctl "$PY" \
 	"$FRR/zebra" "$FRR/bgpd"
 id frr >/dev/null || { echo "# no user frr (the frr package makes it)"; exit 1; }
 
-ktap_plan 8
+ktap_plan 9
 
 now_ms() { NOW=$((${EPOCHREALTIME/./} / 1000)); }
 unix() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
@@ -185,6 +189,7 @@ node_setup() {	# INDEX
 		--source "chronyd:$TMP/chrony-$node/chronyd.sock" \
 		--vip-dev ntpvip --vip $VIP4 --vip $VIP6 \
 		--hold-down $HOLD_DOWN 2>"$TMP/follow-$i.log"
+	FOLLOW_PID[i]=$BG_PID
 
 	if [ "$i" = "$FRR_NODE" ]; then
 		frr_start "$node" "$i"
@@ -446,6 +451,26 @@ clients() {
 	done
 }
 run_test "clients_lose_nothing_outside_the_withdrawal_window" clients
+
+# --- 8: node 4's follow is killed outright: nothing takes its VIPs off, and
+# nothing renews them: the kernel removes them when their lease runs out --
+follow_killed() {
+	local left
+
+	grep -q "leased for $LEASE s" "$TMP/follow-4.log" ||
+		fail "follow on node 4 did not log a lease of $LEASE s"
+	route_change fkill lease_out "" kill -KILL "${FOLLOW_PID[4]}" ||
+		return 0
+	diag "node 4 dropped $DT ms after its follow was killed (lease $LEASE s)"
+	# Renewed once a third of the lease had passed, at a poll: the last
+	# renewal came at most a third of it and a poll before the kill.
+	assert_range $DT $((LEASE * 1000 * 2 / 3 - 1100)) \
+		$((LEASE * 1000 + WITHDRAW_MAX_MS)) \
+		"ms from the kill to the route without node 4"
+	left=$(ip -n "$N4" addr show dev ntpvip scope global)
+	[ -z "$left" ] || fail "VIPs left on node 4's ntpvip: $left"
+}
+run_test "killed_follow_leaves_the_vips_until_their_lease_runs_out" follow_killed
 
 # --- the guide's configuration is what ran ---------------------------------
 # What ran is the guide's by construction (bird_conf and frr_start take

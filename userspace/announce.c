@@ -18,6 +18,7 @@ struct announce {
 	bool announced;			/* the VIPs are on the device */
 	bool holding;			/* good since good_since, not yet on */
 	struct timespec good_since;
+	struct timespec renewed;	/* when the lease last started */
 	int err;			/* the failure last logged, 0 if none */
 };
 
@@ -33,7 +34,7 @@ int announce_open(const struct announce_opts *o, struct announce **ap)
 	a->o = *o;
 	err = vip_open(o->dev, o->vips, o->nvips, &a->vip);
 	if (!err)
-		err = vip_apply(a->vip, false, what, sizeof(what));
+		err = vip_apply(a->vip, false, 0, what, sizeof(what));
 	if (err) {
 		vip_close(a->vip);
 		free(a);
@@ -49,7 +50,7 @@ void announce_close(struct announce *a)
 
 	if (!a)
 		return;
-	vip_apply(a->vip, false, what, sizeof(what));
+	vip_apply(a->vip, false, 0, what, sizeof(what));
 	vip_close(a->vip);
 	free(a);
 }
@@ -61,7 +62,7 @@ static bool change(struct announce *a, bool present,
 	char what[64];
 	int err;
 
-	err = vip_apply(a->vip, present, what, sizeof(what));
+	err = vip_apply(a->vip, present, a->o.lease_s, what, sizeof(what));
 	if (err) {
 		if (err != a->err)
 			log("vip: cannot %s %s: %s; retrying every poll",
@@ -71,6 +72,28 @@ static bool change(struct announce *a, bool present,
 	}
 	a->err = 0;
 	return true;
+}
+
+/*
+ * Announced and still good: renew the lease once a third of it has passed.
+ * If renewing fails until the lease is over, the kernel has taken the
+ * addresses off: they come back through the hold-down like any others.
+ */
+static void renew(struct announce *a, const struct timespec *now,
+		  void (*log)(const char *fmt, ...))
+{
+	int64_t ms = src_mono_diff_ns(now, &a->renewed) / 1000000;
+
+	if (ms < (int64_t)a->o.lease_s * 1000 / 3)
+		return;
+	if (change(a, true, log)) {
+		a->renewed = *now;
+		return;
+	}
+	if (ms >= (int64_t)a->o.lease_s * 1000) {
+		a->announced = false;
+		log("vip: lease on %s ran out: cannot renew it", a->o.dev);
+	}
 }
 
 void announce_update(struct announce *a, bool good, const char *why,
@@ -89,8 +112,10 @@ void announce_update(struct announce *a, bool good, const char *why,
 		}
 		return;
 	}
-	if (a->announced)
+	if (a->announced) {
+		renew(a, now, log);
 		return;
+	}
 	if (!a->holding) {
 		a->holding = true;
 		a->good_since = *now;
@@ -106,6 +131,7 @@ void announce_update(struct announce *a, bool good, const char *why,
 	if (change(a, true, log)) {
 		a->announced = true;
 		a->holding = false;
+		a->renewed = *now;
 		log("vip: announced on %s (time good for %lld.%03lld s)",
 		    a->o.dev, (long long)(held_ms / 1000),
 		    (long long)(held_ms % 1000));

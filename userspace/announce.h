@@ -3,7 +3,8 @@
  * follow --vip: the node announces its anycast addresses only while its
  * time is good.  Bad evidence withdraws them at once; they come back only
  * after the time has been good for the whole hold-down, so a flapping
- * daemon does not flap the route.
+ * daemon does not flap the route.  They are leased: if nothing renews them
+ * (follow killed outright), the kernel removes them.
  */
 #ifndef NTPKCTL_ANNOUNCE_H
 #define NTPKCTL_ANNOUNCE_H
@@ -19,6 +20,7 @@ struct announce_opts {
 	unsigned int nvips;
 	unsigned int max_stratum;
 	uint64_t hold_down_ms;
+	uint32_t lease_s;	/* the VIPs' lifetime, renewed every third */
 };
 
 struct announce;
@@ -29,7 +31,8 @@ int announce_open(const struct announce_opts *o, struct announce **ap);
 void announce_close(struct announce *a);
 /*
  * One verdict at now (CLOCK_MONOTONIC): good, or bad with why.  Logs each
- * transition with log.
+ * transition with log.  Good verdicts also renew the VIPs' lease once a
+ * third of it has passed: without verdicts they leave within lease_s.
  */
 void announce_update(struct announce *a, bool good, const char *why,
 		     const struct timespec *now,

@@ -59,6 +59,13 @@
 /* A daemon back from trouble holds its time this long before it rejoins. */
 #define HOLD_DOWN_DEFAULT_MS	60000ULL
 #define HOLD_DOWN_MAX_MS	3600000ULL
+/*
+ * --vip: the addresses are leased, and renewed every third of the lease,
+ * so a follow killed outright (SIGKILL, a crash) leaves them at most this
+ * long.  Three polls with their waits at least: a slow poll never lets
+ * it run out.
+ */
+#define VIP_LEASE_MIN_S		10
 
 struct follow_opts {
 	const char *source;
@@ -582,6 +589,10 @@ int follow_main(int argc, char *argv[])
 	setup_signals(&f);
 	f.src->waitmask = &f.waitmask;
 	if (o.vip.nvips) {
+		o.vip.lease_s = (uint32_t)((3 * (interval_ms +
+				f.src->timeout_ms) + 999) / 1000);
+		if (o.vip.lease_s < VIP_LEASE_MIN_S)
+			o.vip.lease_s = VIP_LEASE_MIN_S;
 		err = announce_open(&o.vip, &f.announce);
 		if (err) {
 			fprintf(stderr, "%s: follow: --vip-dev %s: %s\n", prog,
@@ -597,11 +608,12 @@ int follow_main(int argc, char *argv[])
 		       (unsigned long long)(interval_ms % 1000),
 		       o.max_error_ns / 1e9, o.dry_run ? " (dry run)" : "");
 	if (f.announce)
-		logmsg("vip: %u address%s on %s, announced while synchronised at stratum %u or better, after %llu.%03llu s of it",
+		logmsg("vip: %u address%s on %s, announced while synchronised at stratum %u or better, after %llu.%03llu s of it, leased for %u s",
 		       o.vip.nvips, o.vip.nvips == 1 ? "" : "es", o.vip.dev,
 		       o.vip.max_stratum,
 		       (unsigned long long)(o.vip.hold_down_ms / 1000),
-		       (unsigned long long)(o.vip.hold_down_ms % 1000));
+		       (unsigned long long)(o.vip.hold_down_ms % 1000),
+		       o.vip.lease_s);
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_signal) {

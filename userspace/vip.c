@@ -4,6 +4,9 @@
  * on with global scope, as host routes, and IPv6 ones without duplicate
  * address detection: the same VIP is on every node of the cluster, and a
  * tentative address is neither usable nor exported by a routing daemon.
+ * Each goes on with a finite lifetime, the lease, that the caller renews:
+ * a follow killed outright leaves addresses that the kernel removes when
+ * their lease runs out.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,8 +74,12 @@ void vip_close(struct vip *v)
 
 /* One RTM_NEWADDR or RTM_DELADDR, and its ack. */
 static int vip_one(struct vip *v, unsigned int ifindex,
-		   const struct ntpk_addr *a, bool present)
+		   const struct ntpk_addr *a, bool present, uint32_t lease_s)
 {
+	struct ifa_cacheinfo ci = {
+		.ifa_prefered = lease_s,
+		.ifa_valid = lease_s,
+	};
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(v->buf);
 	struct ifaddrmsg *ifa;
 	size_t alen = a->family == AF_INET ? sizeof(a->in) : sizeof(a->in6);
@@ -91,6 +98,8 @@ static int vip_one(struct vip *v, unsigned int ifindex,
 	ifa->ifa_index = ifindex;
 	mnl_attr_put(nlh, IFA_LOCAL, alen, &a->in6);
 	mnl_attr_put(nlh, IFA_ADDRESS, alen, &a->in6);
+	if (present)
+		mnl_attr_put(nlh, IFA_CACHEINFO, sizeof(ci), &ci);
 	if (a->family == AF_INET6 && present)
 		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
 
@@ -108,7 +117,8 @@ static int vip_one(struct vip *v, unsigned int ifindex,
 	return ret < 0 ? -errno : 0;
 }
 
-int vip_apply(struct vip *v, bool present, char *what, size_t len)
+int vip_apply(struct vip *v, bool present, uint32_t lease_s, char *what,
+	      size_t len)
 {
 	char abuf[INET6_ADDRSTRLEN];
 	unsigned int i, ifindex;
@@ -122,7 +132,7 @@ int vip_apply(struct vip *v, bool present, char *what, size_t len)
 		return present || err != -ENODEV ? err : 0;
 	}
 	for (i = 0; i < v->n; i++) {
-		err = vip_one(v, ifindex, &v->addrs[i], present);
+		err = vip_one(v, ifindex, &v->addrs[i], present, lease_s);
 		if (err) {
 			inet_ntop(v->addrs[i].family, &v->addrs[i].in6, abuf,
 				  sizeof(abuf));

@@ -9,6 +9,8 @@
 #define NTPKCTL_VIP_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "model.h"
 
 #define VIP_MAX 16
@@ -21,9 +23,13 @@ int vip_open(const char *dev, const struct ntpk_addr *addrs, unsigned int n,
 void vip_close(struct vip *v);
 /*
  * Puts every address on the device (present) or takes every one off;
- * those already as asked count as done.  0, or the first -errno, with
- * what names the address or the device that failed.
+ * those already as asked count as done.  An address put on lives lease_s
+ * seconds (its valid and preferred lifetimes), after which the kernel
+ * removes it, unless it is put on again; putting it on again renews it.
+ * 0, or the first -errno, with what names the address or the device that
+ * failed.
  */
-int vip_apply(struct vip *v, bool present, char *what, size_t len);
+int vip_apply(struct vip *v, bool present, uint32_t lease_s, char *what,
+	      size_t len);
 
 #endif
