@@ -6,8 +6,9 @@
 # Anycast that heals itself (issue 16): four nodes announce the VIPs over
 # BGP, from the configurations in docs/operator.md (nodes 1-3 BIRD 2,
 # node 4 FRR), each running chronyd, ntpk and `ntpkctl follow --vip`; the
-# router (BIRD 2, the guide's configuration too) merges their routes into
-# one multipath route.  Clients behind the router query the VIPs all along, and the
+# router (BIRD 2, or FRR as ntpk_anycast_frr.sh has it;
+# the guide's configuration too) merges their routes into one multipath
+# route.  Clients behind the router query the VIPs all along, and the
 # TTL (hop limit) of each reply says which node answered: node i sends
 # with 60 + i, the client sees 59 + i.
 #
@@ -50,6 +51,13 @@ TRAFFIC=6		# seconds of client traffic per phase
 
 FRR=/usr/lib/frr
 FRR_NODE=4		# runs FRR, the others BIRD
+# What the router runs: bird, or frr (ntpk_anycast_frr.sh).
+ROUTER=${NTPK_ANYCAST_ROUTER:-bird}
+case $ROUTER in
+bird) RT_PROTO=bird ;;
+frr) RT_PROTO=bgp ;;	# zebra's routes from bgpd
+*) echo "# NTPK_ANYCAST_ROUTER=$ROUTER: bird or frr"; exit 1 ;;
+esac
 require_cmd ip sysctl bird birdc chronyd chronyc ntpkctl "$PY" \
 	"$FRR/zebra" "$FRR/bgpd"
 id frr >/dev/null || { echo "# no user frr (the frr package makes it)"; exit 1; }
@@ -139,24 +147,34 @@ wait_hops() {	# WANT SEC
 	return 1
 }
 
-# What the router's BIRD and node FRR_NODE's bgpd say, once.
+# What an FRR instance says: its logs, vtysh's views, its daemons' states.
+frr_diag() {	# NS DIR
+	local c
+
+	tail -n 20 "$2"/*.log "$2"/*.stderr 2>&1 | sed 's/^/#   /'
+	for c in 'show interface brief' 'show ip route' 'show ip bgp summary' \
+		 'show ip bgp' 'show bgp ipv6' 'show running-config'; do
+		echo "#   vtysh: $c"
+		n "$1" timeout 10 vtysh --vty_socket "$2" -c "$c" 2>&1 |
+			sed 's/^/#   /'
+	done
+	for c in zebra bgpd; do
+		echo "#   $c: $(grep State "/proc/$(cat "$2/$c.pid")/status") $(cat "/proc/$(cat "$2/$c.pid")/wchan")"
+	done
+}
+
+# What the router and node FRR_NODE's FRR say, once.
 routing_diag() {
 	[ -z "${ROUTING_DIAG_DONE:-}" ] || return 0
 	ROUTING_DIAG_DONE=1
-	birdc -s "$TMP/bird-rt.ctl" show protocols 2>&1 | sed 's/^/#   /'
-	birdc -s "$TMP/bird-rt.ctl" show route all 2>&1 | sed 's/^/#   /'
-	tail -n 20 "$TMP"/frr/*.log "$TMP"/frr/*.stderr 2>&1 | sed 's/^/#   /'
+	if [ "$ROUTER" = bird ]; then
+		birdc -s "$TMP/bird-rt.ctl" show protocols 2>&1 | sed 's/^/#   /'
+		birdc -s "$TMP/bird-rt.ctl" show route all 2>&1 | sed 's/^/#   /'
+	else
+		frr_diag "$RT" "$TMP/frr-rt"
+	fi
 	n "${NODE[$FRR_NODE]}" ip addr show dev ntpvip 2>&1 | sed 's/^/#   /'
-	local c
-	for c in 'show interface brief' 'show ip route' 'show ip bgp summary' \
-		 'show ip bgp' 'show running-config'; do
-		echo "#   vtysh: $c"
-		n "${NODE[$FRR_NODE]}" timeout 10 vtysh --vty_socket "$TMP/frr" \
-			-c "$c" 2>&1 | sed 's/^/#   /'
-	done
-	for c in zebra bgpd; do
-		echo "#   $c: $(grep State "/proc/$(cat "$TMP/frr/$c.pid")/status") $(cat "/proc/$(cat "$TMP/frr/$c.pid")/wchan")"
-	done
+	frr_diag "${NODE[$FRR_NODE]}" "$TMP/frr"
 }
 
 node_setup() {	# INDEX
@@ -192,7 +210,8 @@ node_setup() {	# INDEX
 	FOLLOW_PID[i]=$BG_PID
 
 	if [ "$i" = "$FRR_NODE" ]; then
-		frr_start "$node" "$i"
+		frr_node_conf "$i" "$TMP/frr/frr.conf" &&
+			frr_start "$node" "$TMP/frr"
 		return
 	fi
 	bird_conf bird-node "$TMP/bird-$i.conf" \
@@ -203,40 +222,57 @@ node_setup() {	# INDEX
 	bird_start "$node" "$i" "$TMP/bird-$i.conf"
 }
 
-# FRR on node FRR_NODE instead of BIRD: zebra and bgpd with the guide's
-# configuration (its router id and timers changed), their sockets, pid
-# files and logs in $TMP/frr.  They run as the package's user frr, as
-# they do on a node (zebra refuses root, which is not in group frrvty).
-frr_start() {	# NS INDEX
-	local d=$TMP/frr
+# The guide's FRR block NAME with the test's timers (every neighbour's,
+# and each must have changed) and the SED-EXPRs, in OUT; its directory
+# made too.
+frr_conf() {	# NAME OUT [SED-EXPR...]
+	local name=$1 out=$2 e
 
-	mkdir -p "$d"
-	doc_block frr-node |
-		sed -e "s/198\.51\.100\.11\b/198.51.100.1$2/g" \
-		    -e "s/ timers 3 9$/ timers $BGP_KEEPALIVE $BGP_HOLD/" \
-		>"$d/frr.conf"
-	grep -q "bgp router-id 198.51.100.1$2$" "$d/frr.conf" &&
-		grep -q " timers $BGP_KEEPALIVE $BGP_HOLD$" "$d/frr.conf" || {
-		echo "# the guide's FRR block is not as expected"
+	shift 2
+	mkdir -p "$(dirname "$out")"
+	doc_block "$name" >"$out"
+	for e in "s/ timers 3 9$/ timers $BGP_KEEPALIVE $BGP_HOLD/" "$@"; do
+		sed -i "$e" "$out"
+	done
+	grep -q " timers $BGP_KEEPALIVE $BGP_HOLD$" "$out" &&
+		! grep -q " timers 3 9$" "$out" || {
+		echo "# the guide's $name block is not as expected"
 		return 1
 	}
+}
+
+# Node INDEX's: the guide's node, with its own router id.
+frr_node_conf() {	# INDEX OUT
+	frr_conf frr-node "$2" "s/198\.51\.100\.11\b/198.51.100.1$1/g" &&
+		grep -q "bgp router-id 198.51.100.1$1$" "$2" || {
+		echo "# the guide's FRR node has no router id 198.51.100.11"
+		return 1
+	}
+}
+
+# FRR, zebra and bgpd, with DIR/frr.conf; their sockets, pid files and
+# logs in DIR.  They run as the package's user frr, as they do on a node
+# or a router (zebra refuses root, which is not in group frrvty).
+frr_start() {	# NS DIR
+	local d=$2
+
 	: >"$d/zebra.conf"
 	chown frr:frr "$d"
 	chmod 755 "$TMP"
 	n "$1" "$FRR/zebra" -d -f "$d/zebra.conf" -i "$d/zebra.pid" \
 		-z "$d/zserv.api" --vty_socket "$d" --log "file:$d/zebra.log" \
 		2>"$d/zebra.stderr"
-	defer frr_kill zebra
+	defer frr_kill "$d" zebra
 	n "$1" "$FRR/bgpd" -d -f "$d/frr.conf" -i "$d/bgpd.pid" \
 		-z "$d/zserv.api" --vty_socket "$d" --log "file:$d/bgpd.log" \
 		2>"$d/bgpd.stderr"
-	defer frr_kill bgpd
+	defer frr_kill "$d" bgpd
 }
 
-frr_kill() {	# DAEMON
+frr_kill() {	# DIR DAEMON
 	local pid
 
-	pid=$(cat "$TMP/frr/$1.pid" 2>/dev/null) || return 0
+	pid=$(cat "$1/$2.pid" 2>/dev/null) || return 0
 	kill "$pid" 2>/dev/null || true
 }
 
@@ -267,8 +303,15 @@ EOF
 n "$RT" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
 	net.ipv4.fib_multipath_hash_policy=1 \
 	net.ipv6.fib_multipath_hash_policy=1
+# Both routers' configurations are made, and checked by the last subtest;
+# ROUTER's runs.
 bird_conf bird-router "$TMP/bird-rt.conf"
-bird_start "$RT" rt "$TMP/bird-rt.conf"
+frr_conf frr-router "$TMP/frr-rt/frr.conf"
+if [ "$ROUTER" = bird ]; then
+	bird_start "$RT" rt "$TMP/bird-rt.conf"
+else
+	frr_start "$RT" "$TMP/frr-rt"
+fi
 for i in $(seq 1 $NNODES); do
 	node_setup "$i"
 done
@@ -307,6 +350,10 @@ all_serve() {
 	# the hold-down: well within a minute.
 	wait_hops "1 2 3 4" 60 || return 0
 	T[all]=$NOW
+	# The route is the one ROUTER installed.
+	[[ $(ip -n "$RT" route show $VIP4/32) = *" proto $RT_PROTO "* ]] &&
+		[[ $(ip -n "$RT" -6 route show $VIP6/128) = *" proto $RT_PROTO "* ]] ||
+		fail "the routes to the VIPs are not $ROUTER's (proto $RT_PROTO)"
 	traffic all_end
 }
 run_test "all_four_nodes_announce_the_vips_over_bgp" all_serve
@@ -473,9 +520,10 @@ follow_killed() {
 run_test "killed_follow_leaves_the_vips_until_their_lease_runs_out" follow_killed
 
 # --- the guide's configuration is what ran ---------------------------------
-# What ran is the guide's by construction (bird_conf and frr_start take
+# What ran is the guide's by construction (bird_conf and frr_conf take
 # the blocks from it, and fail unless each substitution happened); here,
-# that both daemons take every line of them.
+# that both daemons take every line of them, the router's that did not
+# run included.
 guide() {
 	local i out
 
@@ -483,9 +531,11 @@ guide() {
 		bird -p -c "$TMP/bird-$i.conf" || fail "bird -p on the config of $i"
 	done
 	# bgpd's dry run prints every line it cannot take, and exits 0.
-	out=$("$FRR/bgpd" -C -S -f "$TMP/frr/frr.conf" --log stdout 2>&1) ||
-		fail "bgpd -C exited $?"
-	[ -z "$out" ] || fail "bgpd -C on node $FRR_NODE's configuration: $out"
+	for i in frr frr-rt; do
+		out=$("$FRR/bgpd" -C -S -f "$TMP/$i/frr.conf" --log stdout 2>&1) ||
+			fail "bgpd -C on $i exited $?"
+		[ -z "$out" ] || fail "bgpd -C on $i's configuration: $out"
+	done
 }
 run_test "the_guides_configurations_parse_every_line" guide
 
