@@ -106,10 +106,11 @@ bird_kill() {	# NAME
 }
 
 # The nodes the router's route to the VIP of family 4 or 6 goes to, in
-# order: "1 2 3 4", or "" for no route.
+# order: "1 2 3 4", or "" for no route; a next hop that is no node's
+# address (a link-local one, say) follows as it is, and matches no WANT.
 HOPS4= HOPS6=
 read_hops() {
-	local f out a i
+	local f out a other
 	local -a seen
 
 	for f in 4 6; do
@@ -119,13 +120,17 @@ read_hops() {
 			out=$(ip -n "$RT" -6 route show $VIP6/128)
 		fi
 		seen=()
+		other=
 		while [[ $out =~ via\ ([0-9a-f:.]+)(.*) ]]; do
 			a=${BASH_REMATCH[1]}
 			out=${BASH_REMATCH[2]}
-			i=${a: -1}
-			seen[i]=$i
+			if [[ $a =~ ^(198\.51\.100\.1|2001:db8:1::1)([1-9])$ ]]; then
+				seen[BASH_REMATCH[2]]=${BASH_REMATCH[2]}
+			else
+				other+=" $a"
+			fi
 		done
-		printf -v "HOPS$f" '%s' "${seen[*]}"
+		printf -v "HOPS$f" '%s' "${seen[*]}$other"
 	done
 }
 
