@@ -73,18 +73,28 @@ doc_block() {	# NAME
 		sed '/^<!--/d; /^```/d'
 }
 
-# The guide's configuration with the test's timers; every substitution
-# must have happened, or the guide changed under the test.
-bird_conf() {	# NAME OUT [SED-EXPR...]
+# The guide's block NAME in OUT (its directory made), through each
+# SED-EXPR.  The callers check that every substitution happened, or the
+# guide changed under the test.
+guide_conf() {	# NAME OUT [SED-EXPR...]
 	local name=$1 out=$2 e
 
 	shift 2
+	mkdir -p "$(dirname "$out")"
 	doc_block "$name" >"$out"
 	[ -s "$out" ] || { echo "# no $name block in $DOC"; return 1; }
-	for e in "s/hold time 9;/hold time $BGP_HOLD;/" \
-		 "s/keepalive time 3;/keepalive time $BGP_KEEPALIVE;/" "$@"; do
+	for e in "$@"; do
 		sed -i "$e" "$out"
 	done
+}
+
+# A BIRD block with the test's timers.
+bird_conf() {	# NAME OUT [SED-EXPR...]
+	local name=$1 out=$2
+
+	shift 2
+	guide_conf "$name" "$out" "s/hold time 9;/hold time $BGP_HOLD;/" \
+		"s/keepalive time 3;/keepalive time $BGP_KEEPALIVE;/" "$@" &&
 	grep -q "hold time $BGP_HOLD;" "$out" &&
 		grep -q "keepalive time $BGP_KEEPALIVE;" "$out" || {
 		echo "# $name: the guide's timers are not as expected"
@@ -227,18 +237,13 @@ node_setup() {	# INDEX
 	bird_start "$node" "$i" "$TMP/bird-$i.conf"
 }
 
-# The guide's FRR block NAME with the test's timers (every neighbour's,
-# and each must have changed) and the SED-EXPRs, in OUT; its directory
-# made too.
+# An FRR block with the test's timers (every neighbour's).
 frr_conf() {	# NAME OUT [SED-EXPR...]
-	local name=$1 out=$2 e
+	local name=$1 out=$2
 
 	shift 2
-	mkdir -p "$(dirname "$out")"
-	doc_block "$name" >"$out"
-	for e in "s/ timers 3 9$/ timers $BGP_KEEPALIVE $BGP_HOLD/" "$@"; do
-		sed -i "$e" "$out"
-	done
+	guide_conf "$name" "$out" \
+		"s/ timers 3 9$/ timers $BGP_KEEPALIVE $BGP_HOLD/" "$@" &&
 	grep -q " timers $BGP_KEEPALIVE $BGP_HOLD$" "$out" &&
 		! grep -q " timers 3 9$" "$out" || {
 		echo "# the guide's $name block is not as expected"
