@@ -926,13 +926,14 @@ ntpk_status_reason{reason=\"disabled\"} 0" tail -n 16 "$TMP/prom"
 	grep -v '^ntpk_state_age_seconds ' "$TMP/prom" >"$TMP/prom.noage"
 	expect_out "ntpk_state_usable 1
 ntpk_state_root_dispersion_seconds 0.001999
+ntpk_state_dispersion_rate 0.000015000
 ntpk_state_correction_seconds -0.000100000
 ntpk_state_error_seconds 0.000100000
 ntpk_state_max_error_seconds 0.001000000
 ntpk_status_reason{reason=\"none\"} 1" grep -e '^ntpk_state_[a-z_]* ' \
 		-e '^ntpk_status_reason{reason="none"}' "$TMP/prom.noage"
 	grep -q '^ntpk_state_age_seconds [0-9]*\.[0-9][0-9][0-9]$' "$TMP/prom"
-	is 91 "$(wc -l <"$TMP/prom")"
+	is 94 "$(wc -l <"$TMP/prom")"
 	ctl "$s" state clear
 	# --reset prints the values it zeroes.
 	ctl "$s" stats --reset >"$TMP/out"
