@@ -967,7 +967,7 @@ test_follow()
 	# trip may exceed the default 1 ms now and then.
 	wait_until 30 ctl "$s" follow --source 127.0.0.1:123 --max-error 50ms --once 2>>"$TMP/once.log"
 	jparts "$s"
-	[[ $J_STATE =~ ^\{\"leap\":0,\"stratum\":3,\"precision\":-[0-9]+,\"root_delay\":0.000000,\"root_dispersion\":[0-9.]+,\"refid\":\"127.127.1.1\",\"refid_raw\":\"0x7f7f0101\",\"reftime\":\"20[0-9-]+T[0-9:.]+Z\",\"reftime_raw\":\"0x[0-9a-f]{16}\",\"disp_rate_ppb\":[0-9]+,(\"correction\":-?[0-9.]+,\"error\":[0-9.]+,\"max_error\":[0-9.]+,)?\"age_ms\":N,\"usable\":true\}$ ]] ||
+	[[ $J_STATE =~ ^\{\"leap\":0,\"stratum\":3,\"precision\":-[0-9]+,\"root_delay\":0.000000,\"root_dispersion\":[0-9.]+,\"refid\":\"127.127.1.1\",\"refid_raw\":\"0x7f7f0101\",\"reftime\":\"20[0-9-]+T[0-9:.]+Z\",\"reftime_raw\":\"0x[0-9a-f]{16}\",\"disp_rate_ppb\":[0-9]+,\"slew_rate_ppb\":[0-9]+,(\"correction\":-?[0-9.]+,\"error\":[0-9.]+,\"max_error\":[0-9.]+,)?\"age_ms\":N,\"usable\":true\}$ ]] ||
 		{ echo "# state: $J_STATE"; false; }
 
 	ctl "$s" state clear

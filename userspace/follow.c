@@ -84,6 +84,8 @@
 #define WATCH_MS		10
 /* The error of kclock_freq_ppb() and of a float ppm estimate, rounded up. */
 #define FREQ_SLOP_PPB		2
+/* A slew worth a line in the log even without --verbose: 100 ppm. */
+#define SLEW_LOG_PPB		100000
 
 struct follow_opts {
 	const char *source;
@@ -475,8 +477,9 @@ static void watch(void *ctx)
 	if (act(f, &st, NTPK_REASON_NONE))
 		return;
 	f->served = st;
-	logmsg("kernel frequency %+.3f ppm, %.3f ppm off the daemon's time: ageing at %.3f ppm",
-	       k / 1e3, slew / 1e3, st.disp_rate / 1e3);
+	if (f->o->verbose || slew >= SLEW_LOG_PPB)
+		logmsg("kernel frequency %+.3f ppm, %.3f ppm off the daemon's time: ageing at %.3f ppm",
+		       k / 1e3, slew / 1e3, st.disp_rate / 1e3);
 }
 
 /* ---- the announcement (--vip) ---- */
