@@ -363,9 +363,8 @@ static int parse_config(struct ntpk_config *cfg, const struct nlattr *attr,
 		}
 		cfg->flags = flags;
 	}
-	if (tb[NTPK_CONFIG_A_MAX_AGE]) {
+	if (tb[NTPK_CONFIG_A_MAX_AGE])
 		cfg->max_age = nla_get_u32(tb[NTPK_CONFIG_A_MAX_AGE]);
-	}
 	if (tb[NTPK_CONFIG_A_LEAP_WINDOW]) {
 		cfg->leap_window_ms = nla_get_u32(tb[NTPK_CONFIG_A_LEAP_WINDOW]);
 		cfg->leap_window = ms_to_ktime(cfg->leap_window_ms);
