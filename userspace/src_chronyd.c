@@ -202,7 +202,12 @@ static int exchange(struct chronyd_source *c, uint16_t cmd, uint8_t *buf,
 		 * attempt answers the second as well.
 		 */
 		len = cw_request(req, cmd, (uint16_t)attempt, seq);
-		if (sendto(c->fd, req, len, 0, (struct sockaddr *)&c->daemon,
+		/*
+		 * Never blocking: a stopped chronyd's full queue would hold
+		 * follow here, and the kernel's frequency unwatched.
+		 */
+		if (sendto(c->fd, req, len, MSG_DONTWAIT,
+			   (struct sockaddr *)&c->daemon,
 			   c->daemon_len) < 0 && send_failed(c, r, errno))
 			return -1;
 		deadline = start;
