@@ -25,9 +25,10 @@
 #   1. chronyd synchronised to UP, the clock 50 ppm slow, UP then stopped
 #      (chronyd's report holds still): follow --once --dry-run reads what
 #      `chronyc -c tracking` reports: the same stratum, reference ID, leap
-#      and reference time to the nanosecond, and a dispersion rate of
-#      chronyd's skew + |residual frequency| + 1 ppm in ppb, both non-zero
-#      and far from chronyd's -50 ppm frequency.
+#      and reference time to the nanosecond, a slew rate of |the kernel's
+#      frequency + chronyd's| and a dispersion rate of that + chronyd's
+#      skew + |residual frequency| + 1 ppm in ppb, skew and residual
+#      non-zero and far from chronyd's -50 ppm frequency.
 #   2. chronyd with a local reference (2-7); follow from chronyd's socket:
 #      the clients' requests are all answered by ntpk (replies grows by the
 #      requests, pass_no_state does not), with chronyd's stratum 3 and
@@ -247,7 +248,7 @@ ktap_plan 11
 # ---- 1 ----
 dry_run_matches_tracking()
 {
-	local trk trk2 out ref_sec ref_ns lo
+	local trk trk2 out ref_sec ref_ns lo slew
 
 	wait_until 30 synced || fail "chronyd never synchronised to UP"
 	wait_until 30 freq_near -50 || fail "chronyd's frequency $(tracking 8) ppm, not -50"
@@ -262,6 +263,7 @@ dry_run_matches_tracking()
 	diag "follow:  $out"
 	IFS=, read -r -a T <<<"$trk"
 	IFS=, read -r -a T2 <<<"$trk2"
+	word() { awk -v w="$1" '{ for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }' <<<"$out"; }
 	assert_eq "${T2[3]},${T2[7]},${T2[8]},${T2[9]}" "${T[3]},${T[7]},${T[8]},${T[9]}" \
 			"chronyd's reference time, frequency, residual frequency, skew between the readings"
 	assert_eq "$(awk '{ print $1 }' <<<"$out")" push "verdict"
@@ -273,16 +275,34 @@ dry_run_matches_tracking()
 	ref_sec=${T[3]%.*} ref_ns=${T[3]#*.}
 	assert_eq "$(awk '{ print $11 }' <<<"$out")" \
 		"$(date -u -d "@$ref_sec" +%Y-%m-%dT%H:%M:%S).${ref_ns}Z" "reftime"
+	# The slew: how fast the kernel clock leaves chronyd's time, |the
+	# kernel's frequency (adjtimex) + chronyd's| (chronyd sets the kernel
+	# to minus its estimate), in ppb, rounded up, plus 2 ppb for the
+	# float and the kernel's 2^-16 ppm: chronyc's 3 decimals of ppm
+	# (rounded) and follow's ppb (truncated) are within 2 ppb.  With -x, chronyd's -50 ppm is the kernel's own
+	# -50 ppm, and the kernel clock leaves chronyd's time at 50 ppm; the
+	# bound takes 100.
+	slew=$(busybox adjtimex | awk -v fc="${T[7]}" '
+		/tick:/ { tick = $3 } /freq.adjust:/ { f = $3 }
+		END { d = (tick * 100 - 1000000) * 1000 + f * 1000 / 65536 + fc * 1000
+		      printf "%d", (d < 0 ? -d : d) + 2.5 }')
+	assert_range "$(word slewrate)" $((slew - 2)) $((slew + 2)) \
+		"slewrate (kernel $(busybox adjtimex | awk '/freq.adjust:/ { print $3 }') / 65536 ppm, chronyd ${T[7]} ppm)"
 	# skew + |residual frequency| + 1 ppm in ppb, each rounded up;
 	# chronyc prints ppm to 3 decimals, rounded to nearest: each term is
 	# its printed value or 1 ppb more.  Both are far from chronyd's
 	# frequency, and neither is zero, so a swapped or dropped one shows.
+	# On the first reading nothing is measured yet: that is the rate.
 	lo=$(awk -v s="${T[9]}" -v r="${T[8]}" 'BEGIN {
 		r = r < 0 ? -r : r; printf "%d", s * 1000 + r * 1000 + 1000 + 0.5 }')
 	awk -v s="${T[9]}" -v r="${T[8]}" 'BEGIN { exit !(s >= 0.003 && (r >= 0.003 || r <= -0.003)) }' ||
 		fail "skew ${T[9]} or residual frequency ${T[8]} ppm within 3 ppb of 0: a dropped term would not show"
-	assert_range "$(awk '{ for (i = 1; i < NF; i++) if ($i == "disprate") print $(i + 1) }' <<<"$out")" \
-		"$lo" $((lo + 2)) "disprate (skew ${T[9]}, residual ${T[8]}, frequency ${T[7]} ppm)"
+	if [[ "$(word disprate),$(word slewrate)" =~ ^[0-9]+,[0-9]+$ ]]; then
+		assert_range "$(($(word disprate) - $(word slewrate)))" "$lo" $((lo + 2)) \
+			"disprate - slewrate (skew ${T[9]}, residual ${T[8]}, frequency ${T[7]} ppm)"
+	else
+		fail "no disprate and slewrate in the dry run"
+	fi
 }
 run_test dry_run_matches_chronyc_tracking dry_run_matches_tracking
 
