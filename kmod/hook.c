@@ -57,11 +57,10 @@ struct ntpk_req {
 	__be16 sport;
 	__be16 dport;
 	ktime_t rx;
-	u64 age;		/* of the state, in jiffies */
+	u64 age;		/* of the state, ns, rounded up */
 	bool own_dst;		/* we attached the input route */
 	bool kod;
 	bool leaked;
-	bool leap_past;
 	s8 min_poll;		/* the rate limit's interval, as chronyd */
 };
 
@@ -130,7 +129,6 @@ static enum ntpk_stats_attr check_payload(struct sk_buff *skb,
 	unsigned int plen = r->ulen - sizeof(struct udphdr);
 	u8 buf = 0;
 	const u8 *lvm = &buf;
-	u64 now;
 
 	/* Linear in practice: a pointer into the head, no copy. */
 	if (plen) {
@@ -154,21 +152,21 @@ static enum ntpk_stats_attr check_payload(struct sk_buff *skb,
 	}
 
 	r->st = rcu_dereference(r->nn->state);
-	now = get_jiffies_64();
-	if (!ntpk_state_usable_at(r->st, r->cfg, now))
+	if (!r->st || !r->st->synced)
 		return NTPK_STATS_A_PASS_NO_STATE;
-	r->age = ntpk_state_age(r->st, now);
+	r->age = ntpk_state_age_ns(r->st, get_jiffies_64());
+	if (!ntpk_state_fresh(r->cfg, r->age))
+		return NTPK_STATS_A_PASS_NO_STATE;
 	/*
 	 * Around a leap second the clock steps or is slewed, and only the
-	 * daemon knows which second it is in: its requests are its own.  After
-	 * the window the announcement is stale, whatever the state still says.
+	 * daemon knows which second it is in: its requests are its own.  A
+	 * state read before the leap is never used again once its window
+	 * opens: after the leap only a new reading says what the clock is
+	 * (leapsecmode slew leaves it up to a second off for minutes).
 	 * Without a leap st->leap is KTIME_MAX: one compare, never true.
 	 */
-	if (unlikely(r->rx >= r->st->leap - r->cfg->leap_window)) {
-		if (r->rx < r->st->leap + r->cfg->leap_window)
-			return NTPK_STATS_A_PASS_LEAP;
-		r->leap_past = true;
-	}
+	if (unlikely(r->rx >= r->st->leap - r->cfg->leap_window))
+		return NTPK_STATS_A_PASS_LEAP;
 	return 0;
 }
 
@@ -203,11 +201,8 @@ static void fill_ntp(struct ntpk_req *r, u8 *pkt)
 		ntp_build_kod(pkt, r->min_poll, rx);
 	} else {
 		ntp_build_reply(pkt, &st->ntp,
-				ntp_disp_add(st->ntp.root_disp,
-					     jiffies64_to_nsecs(r->age),
+				ntp_disp_add(st->ntp.root_disp, r->age,
 					     st->disp_mult), r->min_poll, rx);
-		if (r->leap_past)
-			ntp_set_leap(pkt, NTP_LEAP_NONE);
 	}
 }
 

@@ -30,6 +30,9 @@
  */
 #include <linux/slab.h>
 #include <linux/stringify.h>
+#include <linux/nsproxy.h>
+#include <linux/sched.h>
+#include <linux/time_namespace.h>
 #include <net/genetlink.h>
 #include <net/ipv6.h>
 
@@ -84,6 +87,9 @@ static const struct nla_policy state_policy[NTPK_STATE_A_MAX + 1] = {
 	[NTPK_STATE_A_CORRECTION] = { .type = NLA_S64 },
 	[NTPK_STATE_A_ERROR] = { .type = NLA_U64 },
 	[NTPK_STATE_A_MAX_ERROR] = { .type = NLA_U64 },
+	[NTPK_STATE_A_TAKEN] = { .type = NLA_U64 },
+	[NTPK_STATE_A_SLEW_RATE] =
+		NLA_POLICY_FULL_RANGE(NLA_U32, &disp_rate_range),
 };
 
 static struct netlink_range_validation rl_table_range = {
@@ -176,6 +182,9 @@ static int put_state(struct sk_buff *msg, const struct ntpk_state *st,
 		       ntpk_state_usable_at(st, cfg, now)) ||
 	    nla_put_u32(msg, NTPK_STATE_A_DISP_RATE, st->disp_rate))
 		return -EMSGSIZE;
+	if (st->has_slew_rate &&
+	    nla_put_u32(msg, NTPK_STATE_A_SLEW_RATE, st->slew_rate))
+		return -EMSGSIZE;
 	if (st->has_error &&
 	    (nla_put_s64(msg, NTPK_STATE_A_CORRECTION, st->correction,
 			 NTPK_STATE_A_PAD) ||
@@ -204,8 +213,7 @@ static u32 status_reason(const struct ntpk_net *nn,
 		return NTPK_REASON_UNSYNC;
 	if (!ntpk_state_usable(st, cfg))
 		return NTPK_REASON_EXPIRED;
-	if (now >= st->leap - cfg->leap_window &&
-	    now < st->leap + cfg->leap_window)
+	if (now >= st->leap - cfg->leap_window)
 		return NTPK_REASON_LEAP_WINDOW;
 	return NTPK_REASON_NONE;
 }
@@ -223,8 +231,8 @@ static int put_status(struct sk_buff *msg, const struct ntpk_net *nn,
 	if (nla_put_u32(msg, NTPK_STATUS_A_REASON,
 			status_reason(nn, cfg, st, now)))
 		return -EMSGSIZE;
-	/* Until the window after it has passed, replies depend on it. */
-	if (st && st->leap != KTIME_MAX && now < st->leap + cfg->leap_window &&
+	/* While the state holds it: no reply from that state after it. */
+	if (st && st->leap != KTIME_MAX &&
 	    nla_put_u64_64bit(msg, NTPK_STATUS_A_LEAP_AT,
 			      div_u64(st->leap, NSEC_PER_SEC),
 			      NTPK_STATUS_A_PAD))
@@ -355,10 +363,8 @@ static int parse_config(struct ntpk_config *cfg, const struct nlattr *attr,
 		}
 		cfg->flags = flags;
 	}
-	if (tb[NTPK_CONFIG_A_MAX_AGE]) {
+	if (tb[NTPK_CONFIG_A_MAX_AGE])
 		cfg->max_age = nla_get_u32(tb[NTPK_CONFIG_A_MAX_AGE]);
-		cfg->max_age_jiffies = cfg->max_age * HZ;
-	}
 	if (tb[NTPK_CONFIG_A_LEAP_WINDOW]) {
 		cfg->leap_window_ms = nla_get_u32(tb[NTPK_CONFIG_A_LEAP_WINDOW]);
 		cfg->leap_window = ms_to_ktime(cfg->leap_window_ms);
@@ -506,20 +512,57 @@ static int check_error_attrs(struct nlattr **tb, struct nlattr *nest,
 }
 
 /*
- * A leap announced now is at the end of this month.  Ten minutes (the
- * widest window) are taken off now, so that a push just after a leap,
- * from a daemon that still says LI 1, names the leap just past rather than
- * one a month away: the window around it still holds, and replies after it
- * say LI 0.  No daemon announces a leap in the first minutes of its month.
+ * A leap announced by a reading is at the end of the reading's month.  Ten
+ * minutes (the widest window) are taken off, so that a reading just after
+ * a leap, from a daemon that still says LI 1, names the leap just past
+ * rather than one a month away: the fast path then stays off until the
+ * daemon says LI 0.  No daemon announces a leap in the first minutes of
+ * its month.
  */
-static ktime_t leap_instant(u8 li)
+static ktime_t leap_instant(u8 li, ktime_t read)
 {
-	time64_t now = ktime_get_real_seconds();
+	time64_t sec = div_s64(read, NSEC_PER_SEC);
 
 	if (li != 1 && li != 2)
 		return KTIME_MAX;
-	return ktime_set(ntp_leap_instant(now - NTPK_LEAP_WINDOW_MAX / MSEC_PER_SEC),
+	return ktime_set(ntp_leap_instant(sec - NTPK_LEAP_WINDOW_MAX / MSEC_PER_SEC),
 			 0);
+}
+
+/*
+ * The sender's CLOCK_MONOTONIC, in its time namespace, as the host's: what
+ * timens_ktime_to_host() does, whose worker is not exported to modules.
+ * Netlink runs a request in the sender's own task, so current is the
+ * sender.
+ */
+static ktime_t mono_to_host(ktime_t t)
+{
+#ifdef CONFIG_TIME_NS
+	t -= timespec64_to_ktime(current->nsproxy->time_ns->offsets.monotonic);
+#endif
+	return t;
+}
+
+/*
+ * How long ago the daemon was read: TAKEN is the sender's CLOCK_MONOTONIC.
+ * Rounded up by a nanosecond: our clock read came after the sender's.
+ */
+static int read_age(const struct nlattr *taken, u64 *age,
+		    struct netlink_ext_ack *extack)
+{
+	ktime_t now = ktime_get(), t;
+
+	*age = 0;
+	if (!taken)
+		return 0;
+	t = mono_to_host(ns_to_ktime(nla_get_u64(taken)));
+	if (t > now) {
+		NL_SET_ERR_MSG_ATTR(extack, taken,
+				    "reading time is after the push");
+		return -EINVAL;
+	}
+	*age = min_t(u64, now - t + 1, (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC);
+	return 0;
 }
 
 static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
@@ -528,6 +571,7 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 	struct nlattr *tb[NTPK_STATE_A_MAX + 1];
 	struct nlattr *nest = info->attrs[NTPK_A_STATE];
 	struct ntpk_state *st, *old;
+	u64 stamp, age;
 	int has_error;
 	unsigned int i;
 	int err;
@@ -551,6 +595,11 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 	has_error = check_error_attrs(tb, nest, info->extack);
 	if (has_error < 0)
 		return has_error;
+	/* The jiffies first: the age counts from before the clock read. */
+	stamp = get_jiffies_64();
+	err = read_age(tb[NTPK_STATE_A_TAKEN], &age, info->extack);
+	if (err)
+		return err;
 
 	st = kzalloc(sizeof(*st), GFP_KERNEL);
 	if (!st)
@@ -572,9 +621,14 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 		st->error = nla_get_u64(tb[NTPK_STATE_A_ERROR]);
 		st->max_error = nla_get_u64(tb[NTPK_STATE_A_MAX_ERROR]);
 	}
+	if (tb[NTPK_STATE_A_SLEW_RATE]) {
+		st->has_slew_rate = true;
+		st->slew_rate = nla_get_u32(tb[NTPK_STATE_A_SLEW_RATE]);
+	}
 	st->synced = ntp_state_synced(&st->ntp);
-	st->leap = leap_instant(st->ntp.leap);
-	st->stamp = get_jiffies_64();
+	st->leap = leap_instant(st->ntp.leap, ktime_get_real() - age);
+	st->stamp = stamp;
+	st->read_age = age;
 
 	old = ntpk_deref(nn, nn->state);
 	rcu_assign_pointer(nn->state, st);

@@ -24,7 +24,6 @@ static int __net_init ntpk_net_init(struct net *net)
 	if (!cfg)
 		return -ENOMEM;
 	cfg->max_age = NTPK_MAX_AGE_DEFAULT;
-	cfg->max_age_jiffies = NTPK_MAX_AGE_DEFAULT * HZ;
 	cfg->leap_window_ms = NTPK_LEAP_WINDOW_DEFAULT;
 	cfg->leap_window = ms_to_ktime(NTPK_LEAP_WINDOW_DEFAULT);
 	cfg->nports = 1;

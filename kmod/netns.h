@@ -23,7 +23,6 @@ struct ntpk_config {
 	struct rcu_head rcu;
 	u32 flags;			/* NTPK_CONFIG_F_* */
 	u32 max_age;			/* seconds */
-	unsigned long max_age_jiffies;
 	u32 leap_window_ms;
 	ktime_t leap_window;
 	u8 dscp;
@@ -38,12 +37,15 @@ struct ntpk_config {
 struct ntpk_state {
 	struct rcu_head rcu;
 	u64 stamp;			/* jiffies_64 when pushed */
+	u64 read_age;			/* ns from the daemon's reading to the push */
 	bool synced;
 	bool has_error;			/* the three informational values */
+	bool has_slew_rate;
 	struct ntp_server_state ntp;
 	ktime_t leap;			/* realtime of the leap, KTIME_MAX if none */
 	u64 disp_mult;			/* ntp_disp_mult(disp_rate) */
 	u32 disp_rate;			/* ppb */
+	u32 slew_rate;			/* ppb, part of disp_rate */
 	s64 correction;			/* ns */
 	u64 error;			/* ns */
 	u64 max_error;			/* ns */
@@ -85,28 +87,43 @@ static inline void ntpk_count(struct ntpk_net *nn, enum ntpk_stats_attr c)
 }
 
 /*
- * Ages count in jiffies_64, NOW being get_jiffies_64().  A 32-bit kernel's
- * jiffies wraps (every 49.7 days at HZ 1000), and time_before() against a
- * stamp taken more than 2^31 ticks ago turns true again: a state abandoned
- * 25 days ago would be fresh once more.  jiffies_64 does not wrap in any
- * uptime, and the age is an unsigned difference, so it only grows.
+ * Ages count from the daemon's reading: the push's jiffies_64 plus how old
+ * the reading was then.  They are rounded up, never down: the push fell
+ * anywhere within its tick, so one tick more than the difference is never
+ * less than the time that has passed.  jiffies_64 does not wrap in any
+ * uptime (a 32-bit kernel's jiffies does, every 49.7 days at HZ 1000), and
+ * the difference is unsigned, so an age only grows.  NOW is
+ * get_jiffies_64().
  */
-static inline u64 ntpk_state_age(const struct ntpk_state *st, u64 now)
+/* Beyond any max age (NTPK_MAX_AGE_MAX): where ages stop counting. */
+#define NTPK_AGE_CAP_SEC	(2 * NTPK_MAX_AGE_MAX)
+
+static inline u64 ntpk_state_age_ns(const struct ntpk_state *st, u64 now)
 {
-	return now - st->stamp;
+	u64 ticks = now - st->stamp;
+
+	if (ticks >= (u64)NTPK_AGE_CAP_SEC * HZ)
+		return (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC;
+	return st->read_age + jiffies64_to_nsecs(ticks + 1);
 }
 
-/* In ms, as the uapi reports it: 64 bits, so no wrap after 49.7 days. */
+/* In ms, as the uapi reports it, rounded up and exact past 2^32 ms. */
 static inline u64 ntpk_state_age_ms(const struct ntpk_state *st, u64 now)
 {
-	return jiffies64_to_msecs(ntpk_state_age(st, now));
+	return DIV_ROUND_UP_ULL(st->read_age, NSEC_PER_MSEC) +
+	       jiffies64_to_msecs(now - st->stamp) + jiffies_to_msecs(1);
+}
+
+static inline bool ntpk_state_fresh(const struct ntpk_config *cfg, u64 age_ns)
+{
+	return age_ns < (u64)cfg->max_age * NSEC_PER_SEC;
 }
 
 static inline bool ntpk_state_usable_at(const struct ntpk_state *st,
 					const struct ntpk_config *cfg, u64 now)
 {
 	return st && st->synced &&
-	       ntpk_state_age(st, now) < cfg->max_age_jiffies;
+	       ntpk_state_fresh(cfg, ntpk_state_age_ns(st, now));
 }
 
 static inline bool ntpk_state_usable(const struct ntpk_state *st,

@@ -138,12 +138,6 @@ void ntp_ts_to_unix(u64 ts, s64 pivot, s64 *sec, u32 *nsec)
 	}
 }
 
-/* Replies after a leap second stop announcing it, even before a new push. */
-void ntp_set_leap(u8 *pkt, u8 leap)
-{
-	pkt[NTP_OFF_LVM] = leap << 6 | (pkt[NTP_OFF_LVM] & 0x3f);
-}
-
 /*
  * The growth of root dispersion at rate_ppb (1e-9 s per s), in NTP short
  * units (2^-16 s) per ns, times 2^NTP_DISP_SHIFT and rounded up.  It is

@@ -87,7 +87,6 @@ void ntp_build_kod(u8 *pkt, s8 poll, u64 rx);
 void ntp_set_tx(u8 *pkt, u64 tx);
 u64 ntp_ts_from_unix(s64 sec, u32 nsec);
 void ntp_ts_to_unix(u64 ts, s64 pivot, s64 *sec, u32 *nsec);
-void ntp_set_leap(u8 *pkt, u8 leap);
 u64 ntp_disp_mult(u32 rate_ppb);
 u32 ntp_disp_add(u32 root_disp, u64 age_ns, u64 mult);
 s64 ntp_leap_instant(s64 now);

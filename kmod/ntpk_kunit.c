@@ -763,25 +763,6 @@ static void disp_add_huge_age(struct kunit *test)
 	}
 }
 
-static void set_leap(struct kunit *test)
-{
-	u8 *pkt = alloc_pkt(test, NTP_PKT_LEN);
-	u8 before[NTP_PKT_LEN];
-	int i, to, k;
-
-	rng_seed(402);
-	for (k = 0; k < 1000; k++) {
-		for (i = 0; i < NTP_PKT_LEN; i++)
-			pkt[i] = (u8)rng();
-		for (to = 0; to < 4; to++) {
-			memcpy(before, pkt, NTP_PKT_LEN);
-			ntp_set_leap(pkt, (u8)to);
-			CHECK_EQ(test, pkt[0], (before[0] & 0x3f) | to << 6, "LI %d", to);
-			CHECK_EQ(test, memcmp(pkt + 1, before + 1, NTP_PKT_LEN - 1), 0, "LI %d", to);
-		}
-	}
-}
-
 /* ---- leap second instant ------------------------------------------ */
 
 static void leap_instant_known(struct kunit *test)
@@ -886,7 +867,6 @@ static struct kunit_case ntpk_ntp_cases[] = {
 	KUNIT_CASE(disp_add_exact),
 	KUNIT_CASE(disp_add_saturate),
 	KUNIT_CASE(disp_add_huge_age),
-	KUNIT_CASE(set_leap),
 	KUNIT_CASE(leap_instant_known),
 	KUNIT_CASE(leap_instant_time64_to_tm),
 	{}
@@ -913,15 +893,17 @@ static const u64 stamps[] = {
  * A state is usable for max_age, then never again, however long it is
  * left: what a time_before() on unsigned long got wrong once the age
  * passed half its range (beyond 2^31 ticks on a 32-bit kernel, 25 days at
- * HZ 1000; here, ULONG_MAX / 2 + max_age + 1 stands for it).
+ * HZ 1000; here, ULONG_MAX / 2 + max_age + 1 stands for it).  Ages are
+ * rounded up by a tick: max_age - 2 ticks after the push is the last
+ * usable moment.
  */
 static void state_usable_across_wrap(struct kunit *test)
 {
 	const unsigned long max = 5 * HZ;
-	const struct ntpk_config cfg = { .max_age_jiffies = max };
+	const struct ntpk_config cfg = { .max_age = 5 };
 	/* Ages in ticks; the largest a u64 holds is the last. */
 	static const u64 stale[] = {
-		5 * HZ, 5 * HZ + 1, 3600ULL * HZ,
+		5 * HZ - 1, 5 * HZ, 5 * HZ + 1, 3600ULL * HZ,
 		(1ULL << 31) + 5 * HZ + 1,	/* 32-bit time_before() wraps */
 		1ULL << 32,			/* 32-bit jiffies equal again */
 		(1ULL << 32) + 1,
@@ -933,18 +915,55 @@ static void state_usable_across_wrap(struct kunit *test)
 
 	for (i = 0; i < ARRAY_SIZE(stamps); i++) {
 		st.stamp = stamps[i];
+		st.read_age = 0;
 		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp), 1,
 			 "stamp %llu, age 0", st.stamp);
-		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp + max - 1),
-			 1, "stamp %llu, age max_age - 1", st.stamp);
+		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp + max - 2),
+			 1, "stamp %llu, age max_age - 2 ticks", st.stamp);
 		for (j = 0; j < ARRAY_SIZE(stale); j++)
 			CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg,
 							    st.stamp + stale[j]),
 				 0, "stamp %llu, age %llu", st.stamp, stale[j]);
+		/* A reading 1 s old at the push has a second less. */
+		st.read_age = NSEC_PER_SEC;
+		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg,
+						    st.stamp + max - HZ - 2),
+			 1, "stamp %llu, read 1 s before, max_age - 1 s - 2 ticks",
+			 st.stamp);
+		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg,
+						    st.stamp + max - HZ - 1),
+			 0, "stamp %llu, read 1 s before, max_age - 1 s - 1 tick",
+			 st.stamp);
+		st.read_age = (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC;
+		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp), 0,
+			 "stamp %llu, read at the cap", st.stamp);
 	}
+	st.read_age = 0;
 	st.synced = false;
 	CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp), 0, "unsynced");
 	CHECK_EQ(test, ntpk_state_usable_at(NULL, &cfg, 0), 0, "no state");
+}
+
+/*
+ * The age in ns never undercounts: one tick more than the jiffies passed,
+ * plus the reading's age at the push; it stops counting at the cap.
+ */
+static void state_age_ns_rounded_up(struct kunit *test)
+{
+	struct ntpk_state st = { .read_age = 1234567 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(stamps); i++) {
+		st.stamp = stamps[i];
+		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp),
+			 1234567 + TICK_NSEC, "stamp %llu, same tick", st.stamp);
+		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp + 3 * HZ),
+			 1234567 + 3 * NSEC_PER_SEC + TICK_NSEC,
+			 "stamp %llu, 3 s", st.stamp);
+		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp - 1),
+			 (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC,
+			 "stamp %llu, U64_MAX ticks", st.stamp);
+	}
 }
 
 /* The age in ms past 2^32 ms (49.7 days), exact, from any stamp. */
@@ -953,7 +972,7 @@ static void state_age_ms_64bit(struct kunit *test)
 	static const u64 secs[] = {
 		0, 1, 4294967, 4294968, 5000000, 1000000000, 1ULL << 40,
 	};
-	struct ntpk_state st = {};
+	struct ntpk_state st = { .read_age = 2500001 };
 	size_t i, j;
 
 	for (i = 0; i < ARRAY_SIZE(stamps); i++) {
@@ -961,13 +980,14 @@ static void state_age_ms_64bit(struct kunit *test)
 		for (j = 0; j < ARRAY_SIZE(secs); j++)
 			CHECK_EQ(test, ntpk_state_age_ms(&st,
 							 st.stamp + secs[j] * HZ),
-				 secs[j] * MSEC_PER_SEC, "stamp %llu, %llu s",
-				 st.stamp, secs[j]);
+				 secs[j] * MSEC_PER_SEC + 3 + jiffies_to_msecs(1),
+				 "stamp %llu, %llu s", st.stamp, secs[j]);
 	}
 }
 
 static struct kunit_case ntpk_state_cases[] = {
 	KUNIT_CASE(state_usable_across_wrap),
+	KUNIT_CASE(state_age_ns_rounded_up),
 	KUNIT_CASE(state_age_ms_64bit),
 	{}
 };

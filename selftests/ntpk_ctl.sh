@@ -926,13 +926,14 @@ ntpk_status_reason{reason=\"disabled\"} 0" tail -n 16 "$TMP/prom"
 	grep -v '^ntpk_state_age_seconds ' "$TMP/prom" >"$TMP/prom.noage"
 	expect_out "ntpk_state_usable 1
 ntpk_state_root_dispersion_seconds 0.001999
+ntpk_state_dispersion_rate 0.000015000
 ntpk_state_correction_seconds -0.000100000
 ntpk_state_error_seconds 0.000100000
 ntpk_state_max_error_seconds 0.001000000
 ntpk_status_reason{reason=\"none\"} 1" grep -e '^ntpk_state_[a-z_]* ' \
 		-e '^ntpk_status_reason{reason="none"}' "$TMP/prom.noage"
 	grep -q '^ntpk_state_age_seconds [0-9]*\.[0-9][0-9][0-9]$' "$TMP/prom"
-	is 91 "$(wc -l <"$TMP/prom")"
+	is 94 "$(wc -l <"$TMP/prom")"
 	ctl "$s" state clear
 	# --reset prints the values it zeroes.
 	ctl "$s" stats --reset >"$TMP/out"
@@ -966,7 +967,7 @@ test_follow()
 	# trip may exceed the default 1 ms now and then.
 	wait_until 30 ctl "$s" follow --source 127.0.0.1:123 --max-error 50ms --once 2>>"$TMP/once.log"
 	jparts "$s"
-	[[ $J_STATE =~ ^\{\"leap\":0,\"stratum\":3,\"precision\":-[0-9]+,\"root_delay\":0.000000,\"root_dispersion\":[0-9.]+,\"refid\":\"127.127.1.1\",\"refid_raw\":\"0x7f7f0101\",\"reftime\":\"20[0-9-]+T[0-9:.]+Z\",\"reftime_raw\":\"0x[0-9a-f]{16}\",\"disp_rate_ppb\":[0-9]+,(\"correction\":-?[0-9.]+,\"error\":[0-9.]+,\"max_error\":[0-9.]+,)?\"age_ms\":N,\"usable\":true\}$ ]] ||
+	[[ $J_STATE =~ ^\{\"leap\":0,\"stratum\":3,\"precision\":-[0-9]+,\"root_delay\":0.000000,\"root_dispersion\":[0-9.]+,\"refid\":\"127.127.1.1\",\"refid_raw\":\"0x7f7f0101\",\"reftime\":\"20[0-9-]+T[0-9:.]+Z\",\"reftime_raw\":\"0x[0-9a-f]{16}\",\"disp_rate_ppb\":[0-9]+,\"slew_rate_ppb\":[0-9]+,(\"correction\":-?[0-9.]+,\"error\":[0-9.]+,\"max_error\":[0-9.]+,)?\"age_ms\":N,\"usable\":true\}$ ]] ||
 		{ echo "# state: $J_STATE"; false; }
 
 	ctl "$s" state clear

@@ -121,7 +121,7 @@ enum cw_verdict cw_check_reply(const uint8_t *buf, size_t len, uint16_t cmd,
 	return CW_REPLY;
 }
 
-void cw_parse_tracking(const uint8_t *buf, struct cw_tracking *t)
+bool cw_parse_tracking(const uint8_t *buf, struct cw_tracking *t)
 {
 	const uint8_t *rt = buf + CW_TRK_OFF_REF_TIME;
 	uint32_t hi = nw_get_be32(rt), lo = nw_get_be32(rt + 4);
@@ -143,6 +143,7 @@ void cw_parse_tracking(const uint8_t *buf, struct cw_tracking *t)
 	t->root_delay = nw_get_be32(buf + CW_TRK_OFF_ROOT_DELAY);
 	t->root_disp = nw_get_be32(buf + CW_TRK_OFF_ROOT_DISP);
 	t->update_ivl = nw_get_be32(buf + CW_TRK_OFF_UPDATE_IVL);
+	return t->leap <= CW_LEAP_UNSYNC;
 }
 
 void cw_parse_smoothing(const uint8_t *buf, struct cw_smoothing *s)

@@ -146,7 +146,11 @@ enum cw_verdict cw_check_reply(const uint8_t *buf, size_t len, uint16_t cmd,
 			       uint8_t *version, char *why, size_t whylen);
 
 /* For a reply cw_check_reply() accepted with CW_STT_SUCCESS. */
-void cw_parse_tracking(const uint8_t *buf, struct cw_tracking *t);
+/*
+ * Fills t from a tracking reply; false when the report is not one chronyd
+ * can send (a leap status outside 0..3): an invalid reply.
+ */
+bool cw_parse_tracking(const uint8_t *buf, struct cw_tracking *t);
 void cw_parse_smoothing(const uint8_t *buf, struct cw_smoothing *s);
 
 /*

@@ -14,6 +14,14 @@
  * A poll without an answer is no evidence (under a flood it is the usual
  * case); the module's max-age acts on silence.
  *
+ * The module ages the root dispersion from the reading at the daemon's own
+ * rate (measured, disprate.h) plus how fast the kernel clock leaves the
+ * daemon's time: |kernel frequency - the daemon's| (kclock.h).  A daemon
+ * that stops running leaves its last slew in the kernel, so the kernel's
+ * frequency is watched at every poll and every WATCH_MS of every wait,
+ * answered or not: a faster rate is pushed for the same reading at once,
+ * and above the module's cap the state is withdrawn.
+ *
  * With --vip, the same verdicts also decide whether the node announces its
  * anycast addresses (announce.h).
  */
@@ -29,8 +37,10 @@
 #include <unistd.h>
 
 #include "announce.h"
+#include "disprate.h"
 #include "format.h"
 #include "ipc.h"
+#include "kclock.h"
 #include "ntpwire.h"
 #include "parse.h"
 #include "report.h"
@@ -66,6 +76,16 @@
  * it run out.
  */
 #define VIP_LEASE_MIN_S		10
+/*
+ * How often the kernel's frequency is checked while follow waits: a change
+ * is in the pushed rate within this, so an unannounced one (500 ppm, the
+ * most adjtimex's frequency takes) is unaccounted for 5 us at most.
+ */
+#define WATCH_MS		10
+/* The error of kclock_freq_ppb() and of a float ppm estimate, rounded up. */
+#define FREQ_SLOP_PPB		2
+/* A slew worth a line in the log even without --verbose: 100 ppm. */
+#define SLEW_LOG_PPB		100000
 
 struct follow_opts {
 	const char *source;
@@ -89,6 +109,11 @@ struct follower {
 	bool lost;		/* the last poll had no answer */
 	struct ntpk_state served;	/* the last state pushed, to log changes */
 	struct announce *announce;	/* --vip */
+	struct disp_meter meter;	/* the daemon's measured ageing rate */
+	/* The rates of the reading last pushed, while it is served: */
+	uint32_t daemon_rate;		/* ppb: its own dispersion's */
+	bool freq_exact;		/* freq_ref is the daemon's */
+	int64_t freq_ref;		/* ppb: the kernel's, keeping its time */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -263,7 +288,8 @@ static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
  * or the reason to withdraw, with why for the log.
  */
 static uint32_t decide(const struct src_reading *r, uint64_t max_error_ns,
-		       char *why, size_t len)
+		       uint32_t daemon_rate, uint32_t slew, char *why,
+		       size_t len)
 {
 	snprintf(why, len, "%s", r->why);
 	switch (r->status) {
@@ -285,29 +311,45 @@ static uint32_t decide(const struct src_reading *r, uint64_t max_error_ns,
 			 max_error_ns / 1e9);
 		return NTPK_REASON_ERROR_BOUND;
 	}
-	if (r->disp_rate_ppb > NTPK_DISP_RATE_MAX) {
+	if (daemon_rate > NTPK_DISP_RATE_MAX) {
 		snprintf(why, len,
 			 "the daemon's dispersion grows at %u ppb, above the module's %u",
-			 r->disp_rate_ppb, NTPK_DISP_RATE_MAX);
+			 daemon_rate, NTPK_DISP_RATE_MAX);
 		return NTPK_REASON_UNSYNC;
+	}
+	if (slew > NTPK_DISP_RATE_MAX - daemon_rate) {
+		snprintf(why, len,
+			 "the kernel clock leaves the daemon's time at %u ppb (its dispersion grows at %u), above the module's %u",
+			 slew, daemon_rate, NTPK_DISP_RATE_MAX);
+		return NTPK_REASON_ERROR_BOUND;
 	}
 	return NTPK_REASON_NONE;
 }
 
 /*
- * The state to push: the daemon's root dispersion, aged from the reading
- * to now at the daemon's rate (the module ages it from the push on), plus
- * the error ntpk adds; rounded up.
+ * How fast the kernel clock leaves the daemon's time at kernel frequency
+ * k (ppb), rounded up; UINT32_MAX for anything beyond.
+ */
+static uint32_t slew_ppb(const struct follower *f, int64_t k)
+{
+	int64_t d = k - f->freq_ref;
+	uint64_t m = d < 0 ? -(uint64_t)d : (uint64_t)d;
+
+	if (f->freq_exact)
+		m += FREQ_SLOP_PPB;
+	return m >= UINT32_MAX ? UINT32_MAX : (uint32_t)m;
+}
+
+/*
+ * The state to push: the daemon's root dispersion at the reading plus the
+ * error ntpk adds, rounded up; the module ages it from the reading (the
+ * request's sending: the daemon answered after it) at the daemon's rate
+ * plus the slew's.
  */
 static void build_state(const struct src_reading *r, uint64_t max_error_ns,
+			uint32_t daemon_rate, uint32_t slew,
 			struct ntpk_state *st)
 {
-	struct timespec now;
-	int64_t age_ns;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	age_ns = src_mono_diff_ns(&now, &r->taken);
-
 	memset(st, 0, sizeof(*st));
 	st->leap = r->leap;
 	st->stratum = r->stratum;
@@ -316,10 +358,14 @@ static void build_state(const struct src_reading *r, uint64_t max_error_ns,
 	st->reftime = r->reftime;
 	st->root_delay = nw_short_from_ns_ceil(r->root_delay_ns);
 	st->root_disp = nw_short_from_ns_ceil(
-		nw_disp_bound_ns(r->root_disp_ns, r->error_ns,
-				 age_ns > 0 ? (uint64_t)age_ns : 0, r->disp_rate_ppb));
+		nw_disp_bound_ns(r->root_disp_ns, r->error_ns, 0, 0));
+	st->has_taken = true;
+	st->taken_ns = (uint64_t)r->taken.tv_sec * SRC_NSEC_PER_SEC +
+		       (uint64_t)r->taken.tv_nsec;
 	st->has_disp_rate = true;
-	st->disp_rate = r->disp_rate_ppb;
+	st->disp_rate = daemon_rate + slew;
+	st->has_slew_rate = true;
+	st->slew_rate = slew;
 	st->has_error = true;
 	st->correction_ns = r->correction_ns;
 	st->error_ns = r->error_ns;
@@ -368,6 +414,72 @@ static int act(struct follower *f, const struct ntpk_state *st, uint32_t reason)
 		f->nl_err = 0;
 	}
 	return 0;
+}
+
+/* ---- the kernel's frequency ---- */
+
+/*
+ * The rates for a synchronised reading: the daemon's own (the larger of
+ * what it says and what its dispersion was seen to grow at), and the
+ * slew, from the kernel's frequency read now.  Both saturate; decide()
+ * judges them.
+ */
+static void rates(struct follower *f, const struct src_reading *r,
+		  uint32_t *daemon_rate, uint32_t *slew)
+{
+	int64_t k;
+
+	*daemon_rate = disp_meter_rate(&f->meter, r->reftime, r->root_disp_ns,
+				       r->disp_res_ns, &r->taken, r->rtt_ns,
+				       r->disp_rate_ppb);
+	if (kclock_freq_ppb(&k)) {
+		/* Nothing bounds the slew: no state can be served. */
+		*slew = UINT32_MAX;
+		return;
+	}
+	f->freq_exact = r->has_freq;
+	f->freq_ref = r->has_freq ? r->freq_ppb : k;
+	*slew = slew_ppb(f, k);
+}
+
+/*
+ * Every WATCH_MS of every wait, answered or not: while a reading is
+ * served, a faster slew than pushed goes to the module at once, for the
+ * same reading (the module ages from it, so the new rate covers the whole
+ * time since), and one beyond the module's cap withdraws it.
+ */
+static void watch(void *ctx)
+{
+	struct follower *f = ctx;
+	struct ntpk_state st;
+	char why[256];
+	uint32_t slew;
+	int64_t k;
+
+	if (f->reason != NTPK_REASON_NONE || f->o->dry_run)
+		return;
+	slew = kclock_freq_ppb(&k) ? UINT32_MAX : slew_ppb(f, k);
+	if (slew <= f->served.slew_rate)
+		return;
+	if (slew > NTPK_DISP_RATE_MAX - f->daemon_rate) {
+		snprintf(why, sizeof(why),
+			 "the kernel clock leaves the daemon's time at %u ppb (its dispersion grows at %u), above the module's %u",
+			 slew, f->daemon_rate, NTPK_DISP_RATE_MAX);
+		act(f, NULL, NTPK_REASON_ERROR_BOUND);
+		logmsg("withdrawn (%s): %s",
+		       reason_word(NTPK_REASON_ERROR_BOUND), why);
+		f->reason = NTPK_REASON_ERROR_BOUND;
+		return;
+	}
+	st = f->served;
+	st.slew_rate = slew;
+	st.disp_rate = f->daemon_rate + slew;
+	if (act(f, &st, NTPK_REASON_NONE))
+		return;
+	f->served = st;
+	if (f->o->verbose || slew >= SLEW_LOG_PPB)
+		logmsg("kernel frequency %+.3f ppm, %.3f ppm off the daemon's time: ageing at %.3f ppm",
+		       k / 1e3, slew / 1e3, st.disp_rate / 1e3);
 }
 
 /* ---- the announcement (--vip) ---- */
@@ -471,11 +583,12 @@ static void log_reading(const struct follower *f, const struct src_reading *r)
 		       r->why);
 		return;
 	}
-	logmsg("read %s: %s leap %u stratum %u precision %d refid %s rootdelay %.9f rootdisp %.9f correction %+.9f error %.9f disprate %u ppb smoothing %s rtt %.6f",
+	logmsg("read %s: %s leap %u stratum %u precision %d refid %s rootdelay %.9f rootdisp %.9f correction %+.9f error %.9f disprate %u ppb freq %s%.3f ppm smoothing %s rtt %.6f",
 	       f->src->name, status_word(r->status), r->leap, r->stratum,
 	       r->precision, format_refid_hex(r->refid, refid),
 	       r->root_delay_ns / 1e9, r->root_disp_ns / 1e9,
 	       r->correction_ns / 1e9, r->error_ns / 1e9, r->disp_rate_ppb,
+	       r->has_freq ? "" : "(unknown) ", r->freq_ppb / 1e3,
 	       r->smoothing ? "yes" : "no", r->rtt_ns / 1e9);
 }
 
@@ -489,9 +602,10 @@ static void log_decision(struct follower *f, const struct src_reading *r,
 	if (reason == NTPK_REASON_NONE) {
 		describe(st, desc, sizeof(desc));
 		if (f->reason != NTPK_REASON_NONE)
-			logmsg("serving: %s (daemon's %.6f + error %.6f s) correction %+.6f s disprate %u ppb",
+			logmsg("serving: %s (daemon's %.6f + error %.6f s) correction %+.6f s disprate %u ppb (slew %u)",
 			       desc, r->root_disp_ns / 1e9, r->error_ns / 1e9,
-			       r->correction_ns / 1e9, r->disp_rate_ppb);
+			       r->correction_ns / 1e9, st->disp_rate,
+			       st->slew_rate);
 		else if (!same_source(&f->served, st))
 			logmsg("changed: %s", desc);
 		f->served = *st;
@@ -512,13 +626,13 @@ static void print_action(const struct src_reading *r, const struct ntpk_state *s
 	} else if (reason != NTPK_REASON_NONE) {
 		printf("withdraw %s: %s\n", reason_word(reason), why);
 	} else {
-		printf("push leap %u stratum %u precision %d refid %s reftime %s rootdelay %s rootdisp %s rootdisp_raw 0x%08x disprate %u correction %+.9f error %.9f maxerror %.9f\n",
+		printf("push leap %u stratum %u precision %d refid %s reftime %s rootdelay %s rootdisp %s rootdisp_raw 0x%08x disprate %u slewrate %u correction %+.9f error %.9f maxerror %.9f\n",
 		       st->leap, st->stratum, st->precision,
 		       format_refid_hex(st->refid, refid),
 		       format_ntp_time(st->reftime, rt),
 		       format_ntp_short(st->root_delay, rd),
 		       format_ntp_short(st->root_disp, rp), st->root_disp,
-		       st->disp_rate, st->correction_ns / 1e9,
+		       st->disp_rate, st->slew_rate, st->correction_ns / 1e9,
 		       st->error_ns / 1e9, st->max_error_ns / 1e9);
 	}
 	fflush(stdout);
@@ -569,9 +683,9 @@ int follow_main(int argc, char *argv[])
 	struct src_reading r;
 	struct ntpk_state st;
 	struct timespec next, now;
+	uint32_t reason, daemon_rate, slew;
 	uint64_t interval_ms;
 	char why[256];
-	uint32_t reason;
 	int ret, err;
 
 	if (argc == 2 && is_help(argv[1]))
@@ -588,6 +702,9 @@ int follow_main(int argc, char *argv[])
 	stop_signal = 0;
 	setup_signals(&f);
 	f.src->waitmask = &f.waitmask;
+	f.src->idle = watch;
+	f.src->idle_ctx = &f;
+	f.src->idle_ms = WATCH_MS;
 	if (o.vip.nvips) {
 		o.vip.lease_s = (uint32_t)((3 * (interval_ms +
 				f.src->timeout_ms) + 999) / 1000);
@@ -642,9 +759,15 @@ int follow_main(int argc, char *argv[])
 			logmsg("%s answers again", f.src->name);
 		f.lost = false;
 
-		reason = decide(&r, o.max_error_ns, why, sizeof(why));
-		if (reason == NTPK_REASON_NONE)
-			build_state(&r, o.max_error_ns, &st);
+		daemon_rate = slew = 0;
+		if (r.status == SRC_SYNCED)
+			rates(&f, &r, &daemon_rate, &slew);
+		reason = decide(&r, o.max_error_ns, daemon_rate, slew, why,
+				sizeof(why));
+		if (reason == NTPK_REASON_NONE) {
+			build_state(&r, o.max_error_ns, daemon_rate, slew, &st);
+			f.daemon_rate = daemon_rate;
+		}
 		log_decision(&f, &r, &st, reason, why);
 		if (o.dry_run)
 			print_action(&r, &st, reason, why);

@@ -356,6 +356,7 @@ static int parse_state(const struct nlattr *nest, struct ntpk_state *st)
 		[NTPK_STATE_A_CORRECTION] = 8,
 		[NTPK_STATE_A_ERROR] = 8,
 		[NTPK_STATE_A_MAX_ERROR] = 8,
+		[NTPK_STATE_A_SLEW_RATE] = 4,
 	};
 	const unsigned int error_attrs = 1U << NTPK_STATE_A_CORRECTION |
 		1U << NTPK_STATE_A_ERROR | 1U << NTPK_STATE_A_MAX_ERROR;
@@ -410,6 +411,10 @@ static int parse_state(const struct nlattr *nest, struct ntpk_state *st)
 			break;
 		case NTPK_STATE_A_MAX_ERROR:
 			st->max_error_ns = mnl_attr_get_u64(a);
+			break;
+		case NTPK_STATE_A_SLEW_RATE:
+			st->slew_rate = mnl_attr_get_u32(a);
+			st->has_slew_rate = true;
 			break;
 		}
 	}
@@ -692,6 +697,10 @@ int ipc_state_set(struct ipc *ipc, const struct ntpk_state *st)
 		mnl_attr_put_u64(nlh, NTPK_STATE_A_ERROR, st->error_ns);
 		mnl_attr_put_u64(nlh, NTPK_STATE_A_MAX_ERROR, st->max_error_ns);
 	}
+	if (st->has_taken)
+		mnl_attr_put_u64(nlh, NTPK_STATE_A_TAKEN, st->taken_ns);
+	if (st->has_slew_rate)
+		mnl_attr_put_u32(nlh, NTPK_STATE_A_SLEW_RATE, st->slew_rate);
 	mnl_attr_nest_end(nlh, nest);
 	return talk(ipc, nlh, NULL, NULL);
 }

@@ -51,7 +51,13 @@ struct ntpk_state {
 	uint64_t reftime;	/* NTP timestamp */
 	/* Optional when pushed; GET always has the rate in force. */
 	bool has_disp_rate;
-	uint32_t disp_rate;	/* ppb: root dispersion growth after the push */
+	uint32_t disp_rate;	/* ppb: root dispersion growth after the reading */
+	/* Optional: when the daemon was read (CLOCK_MONOTONIC, ns). */
+	bool has_taken;
+	uint64_t taken_ns;
+	/* Optional, informational: the part of disp_rate that is the slew. */
+	bool has_slew_rate;
+	uint32_t slew_rate;	/* ppb: |kernel frequency - the daemon's| */
 	/* Informational, pushed and read back all three or none. */
 	bool has_error;
 	int64_t correction_ns;	/* the daemon's time minus the kernel clock */

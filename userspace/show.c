@@ -81,6 +81,8 @@ static void print_show_text(const struct ntpk_model *m)
 		printf("  reftime: %s\n", format_ntp_time(st->reftime, buf));
 		if (st->has_disp_rate)
 			printf("  disp_rate_ppb: %" PRIu32 "\n", st->disp_rate);
+		if (st->has_slew_rate)
+			printf("  slew_rate_ppb: %" PRIu32 "\n", st->slew_rate);
 		if (st->has_error) {
 			printf("  correction: %s\n",
 			       format_nsec(st->correction_ns, buf));
@@ -179,6 +181,8 @@ static void print_show_json(const struct ntpk_model *m)
 		json_string(&j, "reftime_raw", format_ntp_hex(st->reftime, buf));
 		if (st->has_disp_rate)
 			json_uint(&j, "disp_rate_ppb", st->disp_rate);
+		if (st->has_slew_rate)
+			json_uint(&j, "slew_rate_ppb", st->slew_rate);
 		if (st->has_error) {
 			json_number(&j, "correction",
 				    format_nsec(st->correction_ns, buf));
@@ -284,10 +288,20 @@ static void print_prometheus(const struct ntpk_model *m)
 		snprintf(buf, sizeof(buf), "%" PRIu64 ".%03" PRIu64,
 			 st->age_msec / 1000, st->age_msec % 1000);
 		prom_gauge("state_age_seconds",
-			   "Time since the daemon's state was pushed", buf);
+			   "Time since the daemon was read for the state", buf);
 		prom_gauge("state_root_dispersion_seconds",
 			   "Root dispersion as pushed, before the kernel ages it",
 			   format_ntp_short(st->root_disp, buf));
+		snprintf(buf, sizeof(buf), "0.%09" PRIu32, st->disp_rate);
+		prom_gauge("state_dispersion_rate",
+			   "How fast the kernel ages the root dispersion (s per s)",
+			   buf);
+	}
+	if (m->has_state && st->has_slew_rate) {
+		snprintf(buf, sizeof(buf), "0.%09" PRIu32, st->slew_rate);
+		prom_gauge("state_slew_rate",
+			   "Of that rate, how fast the kernel clock leaves the daemon's time",
+			   buf);
 	}
 	if (m->has_state && st->has_error) {
 		prom_gauge("state_correction_seconds",

@@ -61,16 +61,26 @@ void src_add_ns(struct timespec *t, int64_t ns)
 
 int src_wait(const struct source *src, int fd, const struct timespec *deadline)
 {
+	int64_t idle_ns = (int64_t)src->idle_ms * 1000000;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct timespec now, rel;
+	struct timespec now, rel, idle;
 	int64_t left;
 	int n;
 
+	clock_gettime(CLOCK_MONOTONIC, &idle);
+	src_add_ns(&idle, idle_ns);
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (src->idle && src_mono_diff_ns(&idle, &now) <= 0) {
+			src->idle(src->idle_ctx);
+			idle = now;
+			src_add_ns(&idle, idle_ns);
+		}
 		left = src_mono_diff_ns(deadline, &now);
 		if (left <= 0)
 			return 0;
+		if (src->idle && src_mono_diff_ns(&idle, &now) < left)
+			left = src_mono_diff_ns(&idle, &now);
 		rel.tv_sec = left / SRC_NSEC_PER_SEC;
 		rel.tv_nsec = left % SRC_NSEC_PER_SEC;
 		/* Signals are blocked but inside ppoll: none slips in between. */

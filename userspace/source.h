@@ -43,6 +43,14 @@ struct src_reading {
 	uint64_t error_ns;
 	int64_t correction_ns;		/* the daemon's time minus the kernel clock */
 	uint32_t disp_rate_ppb;		/* how fast the daemon's dispersion grows */
+	uint64_t disp_res_ns;		/* how far root_disp_ns may be off */
+	/*
+	 * The kernel frequency (kclock.h) at which the kernel clock keeps the
+	 * daemon's time, when the daemon says: chronyd's is minus its own
+	 * frequency estimate.  Without it the kernel's at the reading stands.
+	 */
+	bool has_freq;
+	int64_t freq_ppb;
 	bool smoothing;			/* the daemon serves a smoothed time */
 	struct timespec taken;		/* CLOCK_MONOTONIC, request sent */
 	int64_t rtt_ns;			/* the exchange's round trip, for logs */
@@ -65,6 +73,10 @@ struct source {
 	char name[160];			/* "chronyd /run/chrony/chronyd.sock" */
 	const sigset_t *waitmask;	/* the signals let through while waiting */
 	uint64_t timeout_ms;		/* how long one reading may wait */
+	/* Called every idle_ms of every wait, if set (follow's watch). */
+	void (*idle)(void *ctx);
+	void *idle_ctx;
+	uint64_t idle_ms;
 };
 
 /*
@@ -92,8 +104,9 @@ int64_t src_mono_diff_ns(const struct timespec *a, const struct timespec *b);
 void src_add_ns(struct timespec *t, int64_t ns);
 /*
  * Waits until fd (or, fd < 0, nothing) is readable or deadline
- * (CLOCK_MONOTONIC) passes, with src->waitmask: 1 readable, 0 timed out,
- * -EINTR when a signal arrived, another -errno on failure.
+ * (CLOCK_MONOTONIC) passes, with src->waitmask, calling src->idle every
+ * src->idle_ms meanwhile: 1 readable, 0 timed out, -EINTR when a signal
+ * arrived, another -errno on failure.
  */
 int src_wait(const struct source *src, int fd, const struct timespec *deadline);
 void src_set(struct src_reading *r, enum src_status s, const char *fmt, ...)

@@ -34,9 +34,15 @@
 /*
  * chronyd ages its root dispersion at skew + |residual frequency| + its
  * maxclockerror (REF_GetReferenceParams); the last is configuration that
- * the tracking report does not carry.  Its default, 1 ppm, is assumed.
+ * the tracking report does not carry.  Its default, 1 ppm, is the least
+ * it can be; a larger one is measured (disprate.h).
  */
 #define CHRONYD_MAX_CLOCK_ERROR_PPB	1000
+/*
+ * chrony's floats carry a 25-bit signed coefficient: a value is within
+ * 2^-23 of itself, and cw_float_upper() adds up to a nanosecond.
+ */
+#define CW_FLOAT_RES_SHIFT		23
 /* A request is sent twice at most: again at half the wait. */
 #define ATTEMPTS		2
 
@@ -263,7 +269,7 @@ static void chronyd_read(struct source *src, struct src_reading *r)
 	struct cw_smoothing sm;
 	struct timespec done;
 	uint64_t rate;
-	double corr;
+	double corr, freq;
 	int status;
 
 	memset(r, 0, sizeof(*r));
@@ -279,8 +285,10 @@ static void chronyd_read(struct source *src, struct src_reading *r)
 	if (status != CW_STT_SUCCESS)
 		return src_set(r, SRC_LOST, "tracking: status %d (%s)", status,
 			       cw_status_str((uint16_t)status));
-	cw_parse_tracking(buf, &t);
-	r->leap = (uint8_t)(t.leap & 3);
+	if (!cw_parse_tracking(buf, &t))
+		return src_set(r, SRC_LOST, "tracking: invalid leap status %u",
+			       t.leap);
+	r->leap = (uint8_t)t.leap;
 	r->stratum = t.stratum > 255 ? 255 : (uint8_t)t.stratum;
 	r->precision = c->precision;
 	nw_put_be32(r->refid, t.ref_id);
@@ -301,6 +309,16 @@ static void chronyd_read(struct source *src, struct src_reading *r)
 			   corr <= -9e18 ? INT64_MIN : (int64_t)corr;
 	rate = ppb(t.skew) + ppb(t.resid_freq) + CHRONYD_MAX_CLOCK_ERROR_PPB;
 	r->disp_rate_ppb = rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
+	r->disp_res_ns = (r->root_disp_ns >> CW_FLOAT_RES_SHIFT) + 2;
+	/*
+	 * chronyd sets the kernel to minus its frequency estimate, plus the
+	 * slew of its correction (sys_generic.c): the difference from this
+	 * is how fast the kernel clock leaves chronyd's time.
+	 */
+	freq = -cw_float(t.freq) * 1e3;
+	r->has_freq = true;
+	r->freq_ppb = freq >= 9e18 ? INT64_MAX : freq <= -9e18 ? INT64_MIN :
+		      (int64_t)freq;
 
 	/*
 	 * chronyd's word for "not synchronised" is reference ID 0 with leap

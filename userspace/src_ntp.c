@@ -25,7 +25,9 @@
 #define MAX_RTT_NS		SRC_NSEC_PER_SEC
 /*
  * A daemon reached over NTP says nothing of how fast its dispersion grows:
- * RFC 5905's PHI, 15 ppm, as the module always assumed.
+ * RFC 5905's PHI, 15 ppm, as the module always assumed, unless its replies
+ * show faster (disprate.h: a chronyd early after its start).  Nor does it
+ * say its frequency: the kernel's at the reading stands for it.
  */
 #define NTP_DISP_RATE_PPB	15000
 /* chronyd's refid while it serves a smoothed time (127.127.1.255). */
@@ -174,6 +176,8 @@ static void check_reply(const uint8_t *pkt, uint64_t t1, uint64_t t4,
 	r->error_ns = (uint64_t)(offset_ns < 0 ? -offset_ns : offset_ns) +
 		      (uint64_t)(r->rtt_ns + 1) / 2;
 	r->disp_rate_ppb = NTP_DISP_RATE_PPB;
+	/* NTP short format: 2^-16 s, rounded down above. */
+	r->disp_res_ns = (SRC_NSEC_PER_SEC >> 16) + 1;
 	r->smoothing = !memcmp(r->refid, refid_smooth, 4);
 	r->status = SRC_SYNCED;
 	if (r->smoothing)

@@ -18,6 +18,7 @@
 
 #include "ktap.h"
 #include "chronywire.h"
+#include "disprate.h"
 #include "ntpwire.h"
 
 static uint32_t fl(int exp, int32_t coef)
@@ -239,6 +240,7 @@ static void test_parse(void)
 	uint8_t buf[CW_TRACKING_LEN];
 	struct cw_tracking t;
 	struct cw_smoothing s;
+	unsigned int i;
 
 	reply(buf, 6, 33, 5, 0, 1, sizeof(buf));
 	nw_put_be32(buf + 28, 0x7f7f0101);
@@ -248,18 +250,52 @@ static void test_parse(void)
 	nw_put_be32(buf + 56, 0x7fffffff);	/* no high word */
 	nw_put_be32(buf + 60, 1700000000);
 	nw_put_be32(buf + 64, 123456789);
+	/* Every float distinct, so that a swapped or dropped field shows. */
 	nw_put_be32(buf + 68, 0x04800000);	/* correction 1 s */
+	nw_put_be32(buf + 72, 0x04a00000);	/* last offset 1.25 s */
+	nw_put_be32(buf + 76, 0x04900000);	/* rms offset 1.125 s */
+	nw_put_be32(buf + 80, 0x0b400000);	/* frequency -12 ppm */
+	nw_put_be32(buf + 84, 0x00c00000);	/* residual frequency 0.375 ppm */
 	nw_put_be32(buf + 88, 0x04c00000);	/* skew 1.5 ppm */
+	nw_put_be32(buf + 92, 0xf0c00000);	/* root delay 0.00146484375 s */
 	nw_put_be32(buf + 96, 0x01000000);	/* root dispersion -0.5 */
-	cw_parse_tracking(buf, &t);
+	nw_put_be32(buf + 100, 0x14800000);	/* update interval 256 s */
+	CHECK_EQ(cw_parse_tracking(buf, &t), true, "valid");
 	CHECK_EQ(t.ref_id, 0x7f7f0101, "ref id");
 	CHECK_EQ(t.stratum, 3, "stratum");
 	CHECK_EQ(t.leap, 1, "leap");
 	CHECK_EQ(t.ref_sec, 1700000000, "seconds");
 	CHECK_EQ(t.ref_nsec, 123456789, "nanoseconds");
 	CHECK_EQ(t.correction, 0x04800000, "correction");
+	CHECK_EQ(t.last_offset, 0x04a00000, "last offset");
+	CHECK_EQ(t.rms_offset, 0x04900000, "rms offset");
+	CHECK_EQ(t.freq, 0x0b400000, "frequency");
+	CHECK_EQ(t.resid_freq, 0x00c00000, "residual frequency");
 	CHECK_EQ(t.skew, 0x04c00000, "skew");
+	CHECK_EQ(t.root_delay, 0xf0c00000, "root delay");
 	CHECK_EQ(t.root_disp, 0x01000000, "root dispersion");
+	CHECK_EQ(t.update_ivl, 0x14800000, "update interval");
+	CHECK_EQ(cw_float(t.correction) == 1.0, true, "correction value");
+	CHECK_EQ(cw_float(t.last_offset) == 1.25, true, "last offset value");
+	CHECK_EQ(cw_float(t.rms_offset) == 1.125, true, "rms offset value");
+	CHECK_EQ(cw_float(t.freq) == -12.0, true, "frequency value");
+	CHECK_EQ(cw_float(t.resid_freq) == 0.375, true, "residual value");
+	CHECK_EQ(cw_float(t.skew) == 1.5, true, "skew value");
+	CHECK_EQ(cw_float(t.root_delay) == 0.00146484375, true, "delay value");
+	CHECK_EQ(cw_float(t.root_disp) == -0.5, true, "dispersion value");
+	CHECK_EQ(cw_float(t.update_ivl) == 256.0, true, "interval value");
+
+	/* Leap statuses 0..3 are chronyd's; anything else is no report. */
+	for (i = 0; i < 8; i++) {
+		buf[54] = 0;
+		buf[55] = (uint8_t)i;
+		CHECK_EQ(cw_parse_tracking(buf, &t), i <= 3, "leap %u", i);
+	}
+	buf[54] = 1;
+	buf[55] = 0;
+	CHECK_EQ(cw_parse_tracking(buf, &t), false, "leap 256");
+	buf[54] = 0;
+	buf[55] = 1;
 
 	nw_put_be32(buf + 56, 1);	/* a 64-bit time */
 	nw_put_be32(buf + 64, 2000000000);	/* clamped */
@@ -273,6 +309,71 @@ static void test_parse(void)
 	cw_parse_smoothing(buf, &s);
 	CHECK_EQ(s.flags, CW_SMT_FLAG_ACTIVE | CW_SMT_FLAG_LEAPONLY, "flags");
 	CHECK_EQ(s.offset, 0x04800000, "offset");
+}
+
+/* ---- the measured ageing rate (disprate.c) ----------------------------- */
+
+static struct timespec at_ms(int64_t ms)
+{
+	struct timespec t = { .tv_sec = 1000 + ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	return t;
+}
+
+static void test_disp_meter(void)
+{
+	struct disp_meter m = { 0 };
+	struct timespec t;
+	uint32_t r;
+
+	/* chronyd with maxclockerror 10: 1 ppm said, 10.5 ppm grown. */
+	t = at_ms(0);
+	r = disp_meter_rate(&m, 1, 1000000, 2, &t, 100000, 1500);
+	CHECK_EQ(r, 1500, "first reading: the computed rate");
+	t = at_ms(20);
+	r = disp_meter_rate(&m, 1, 1000210, 2, &t, 100000, 1500);
+	CHECK_EQ(r, 1500, "under 50 ms: no measurement");
+	/* 100 ms later (span 99.9 ms after the first answer): +1050 ns. */
+	t = at_ms(100);
+	r = disp_meter_rate(&m, 1, 1001050, 2, &t, 100000, 1500);
+	/* (1050 + 4) / 0.0999 s, rounded up */
+	CHECK_EQ(r, 10551, "measured over the span, an upper bound");
+	CHECK_EQ(m.excess_ppb, 10551 - 1500, "the excess");
+	/* The next reference time starts from the computed rate plus it. */
+	t = at_ms(200);
+	r = disp_meter_rate(&m, 2, 500000, 2, &t, 100000, 1200);
+	CHECK_EQ(r, 1200 + 9051, "new reference time: computed + excess");
+	/* A late answer (rtt 10 ms against a 100 ms span) measures nothing. */
+	t = at_ms(300);
+	r = disp_meter_rate(&m, 2, 501000, 2, &t, 10000000, 1200);
+	CHECK_EQ(r, 1200 + 9051, "late answer: no measurement");
+	/* A daemon that ages slower than it says: the computed rate stands. */
+	t = at_ms(400);
+	r = disp_meter_rate(&m, 2, 500010, 2, &t, 100000, 1200);
+	CHECK_EQ(m.excess_ppb, 0, "no excess");
+	CHECK_EQ(r, 1200 + 9051, "this reading still at the old excess");
+	t = at_ms(500);
+	r = disp_meter_rate(&m, 3, 500000, 2, &t, 100000, 1200);
+	CHECK_EQ(r, 1200, "the excess is gone");
+
+	/* NTP's 15 us resolution: nothing before 7.6 s, then an upper bound. */
+	memset(&m, 0, sizeof(m));
+	t = at_ms(0);
+	disp_meter_rate(&m, 7, 1000000, 15259, &t, 100000, 15000);
+	t = at_ms(4000);
+	r = disp_meter_rate(&m, 7, 1000000 + 30 * 15259, 15259, &t, 100000, 15000);
+	CHECK_EQ(r, 15000, "4 s: too short for NTP's resolution");
+	t = at_ms(8000);
+	r = disp_meter_rate(&m, 7, 1000000 + 60 * 15259, 15259, &t, 100000, 15000);
+	/* (60 + 2) * 15259 ns over 7.9999 s, rounded up */
+	CHECK_EQ(r, 118259, "8 s: measured, 118 ppm");
+	/* A shrinking dispersion measures 0 growth (ntpd's never ages). */
+	t = at_ms(16000);
+	r = disp_meter_rate(&m, 7, 0, 15259, &t, 100000, 15000);
+	CHECK_EQ(m.measured_ppb, 0, "shrinking: none measured");
+	CHECK_EQ(m.excess_ppb, 0, "shrinking: no excess");
+	CHECK_EQ(r, 15000 + 103259, "the excess of the reading before");
 }
 
 /* ---- the dispersion follow pushes ------------------------------------- */
@@ -341,6 +442,7 @@ static const struct ktap_test tests[] = {
 	T(parse),
 	T(short_ceil),
 	T(disp_bound),
+	T(disp_meter),
 };
 
 int main(void)

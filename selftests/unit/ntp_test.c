@@ -705,27 +705,6 @@ static void test_disp_add_huge_age(void)
 	}
 }
 
-static void test_set_leap(void)
-{
-	u8 *pkt = xmalloc(NTP_PKT_LEN);
-	int li, to, k;
-
-	rng_seed(402);
-	for (k = 0; k < 1000; k++) {
-		for (li = 0; li < NTP_PKT_LEN; li++)
-			pkt[li] = (u8)rng();
-		for (to = 0; to < 4; to++) {
-			u8 before[NTP_PKT_LEN];
-
-			memcpy(before, pkt, NTP_PKT_LEN);
-			ntp_set_leap(pkt, (u8)to);
-			CHECK_EQ(pkt[0], (before[0] & 0x3f) | to << 6, "LI %d", to);
-			CHECK_EQ(memcmp(pkt + 1, before + 1, NTP_PKT_LEN - 1), 0, "LI %d", to);
-		}
-	}
-	free(pkt);
-}
-
 /* ---- leap second instant ------------------------------------------ */
 
 static void test_leap_instant_known(void)
@@ -825,7 +804,6 @@ static const struct ktap_test tests[] = {
 	T(disp_add_exact),
 	T(disp_add_saturate),
 	T(disp_add_huge_age),
-	T(set_leap),
 	T(leap_instant_known),
 	T(leap_instant_libc),
 };

@@ -20,21 +20,21 @@
  *       NTPK_CONFIG_A_DSCP: NLA_U8
  *     NTPK_A_STATE: NLA_NESTED, absent when the module holds no state
  *       NTPK_STATE_A_LEAP .. NTPK_STATE_A_REFTIME as in NTPK_CMD_STATE_SET
- *       NTPK_STATE_A_AGE_MSEC: NLA_U64, time since the state was pushed
+ *       NTPK_STATE_A_AGE_MSEC: NLA_U64, time since the daemon was read
+ *                              (since the push without TAKEN), rounded up
  *       NTPK_STATE_A_USABLE: NLA_U8, 1 when fresh and synchronised now,
  *                            by the current max age, enabled or not
  *       NTPK_STATE_A_DISP_RATE: NLA_U32, the rate in force (the default
  *                               when the push had none)
- *       NTPK_STATE_A_CORRECTION, NTPK_STATE_A_ERROR, NTPK_STATE_A_MAX_ERROR:
- *                               as pushed, only when pushed
+ *       NTPK_STATE_A_CORRECTION, NTPK_STATE_A_ERROR, NTPK_STATE_A_MAX_ERROR,
+ *       NTPK_STATE_A_SLEW_RATE: as pushed, only when pushed
  *     NTPK_A_STATUS: NLA_NESTED
  *       NTPK_STATUS_A_REASON: NLA_U32, enum ntpk_reason: why the fast path
  *                             does not answer now, NTPK_REASON_NONE when it
  *                             does
  *       NTPK_STATUS_A_LEAP_AT: NLA_U64, Unix seconds of the leap the state
- *                              announces (LI 1 or 2), only while replies
- *                              still depend on it: until the window after it
- *                              has passed
+ *                              announces (LI 1 or 2), while the module
+ *                              holds that state
  *     NTPK_A_STATS: NLA_NESTED
  *       NTPK_STATS_A_*: NLA_U64 each, summed over all CPUs
  *     NTPK_A_RATELIMIT: NLA_NESTED
@@ -48,8 +48,9 @@
  *       NTPK_CONFIG_A_PORTS: NLA_NESTED, replaces the port list
  *         NTPK_PORT_A_PORT: NLA_U16, 1..65535, 1 .. NTPK_MAX_PORTS of them
  *       NTPK_CONFIG_A_LEAP_WINDOW: NLA_U32, 0 .. NTPK_LEAP_WINDOW_MAX ms:
- *                            requests this close to a leap second go to the
- *                            daemon (default NTPK_LEAP_WINDOW_DEFAULT)
+ *                            requests from this long before a leap second
+ *                            go to the daemon, until a state read after the
+ *                            leap arrives (default NTPK_LEAP_WINDOW_DEFAULT)
  *       NTPK_CONFIG_A_DSCP: NLA_U8, 0 .. 63: the DSCP of replies (IPv4 TOS,
  *                            IPv6 traffic class, ECN 0), also used to
  *                            route them, as chronyd's dscp directive does
@@ -82,9 +83,22 @@
  *       NTPK_STATE_A_ERROR: NLA_U64, ns: the error ntpk adds on top of the
  *                               daemon's (already in ROOT_DISP)
  *       NTPK_STATE_A_MAX_ERROR: NLA_U64, ns: the bound the pusher enforces
- *       The last three are informational, and come all three or none.
- *     With LI 1 or 2, the leap is at the end of the current UTC month (the
- *     first second of the next one; see NTPK_CONFIG_A_LEAP_WINDOW).
+ *       These three are informational, and come all three or none.
+ *       NTPK_STATE_A_TAKEN: NLA_U64, ns, optional: CLOCK_MONOTONIC, as the
+ *                               sender's time namespace reads it, when the
+ *                               daemon was read.  ROOT_DISP is the value
+ *                               then, and every age (dispersion, max age)
+ *                               counts from it, rounded up; absent = the
+ *                               push.  A time after the push is refused.
+ *       NTPK_STATE_A_SLEW_RATE: NLA_U32, ppb, optional, informational: the
+ *                               part of DISP_RATE that is how fast the
+ *                               kernel clock leaves the daemon's time
+ *                               (|kernel frequency - the daemon's|)
+ *     With LI 1 or 2, the leap is at the end of the UTC month of the
+ *     reading (the first second of the next one).  From the leap window
+ *     before it on, that state is never answered from again: only a state
+ *     read after the leap brings the fast path back (see
+ *     NTPK_CONFIG_A_LEAP_WINDOW).
  *
  * NTPK_CMD_STATE_CLEAR (CAP_NET_ADMIN)
  *     NTPK_A_REASON: NLA_U32, optional, NTPK_REASON_CLEARED ..
@@ -211,6 +225,8 @@ enum ntpk_state_attr {
 	NTPK_STATE_A_CORRECTION,
 	NTPK_STATE_A_ERROR,
 	NTPK_STATE_A_MAX_ERROR,
+	NTPK_STATE_A_TAKEN,
+	NTPK_STATE_A_SLEW_RATE,
 	__NTPK_STATE_A_MAX
 };
 #define NTPK_STATE_A_MAX (__NTPK_STATE_A_MAX - 1)
@@ -238,7 +254,7 @@ enum ntpk_reason {
 	NTPK_REASON_ERROR_BOUND,	/* error ntpk would add > max-error */
 	NTPK_REASON_SMOOTHING,		/* chronyd smooths its time (smoothtime) */
 	NTPK_REASON_FOLLOW_STOPPED,	/* ntpkctl follow exited (SIGTERM) */
-	NTPK_REASON_LEAP_WINDOW,	/* inside the window around a leap second */
+	NTPK_REASON_LEAP_WINDOW,	/* a leap second is near, or past and no state read after it */
 	NTPK_REASON_DISABLED,		/* hooks off (set disable) */
 	__NTPK_REASON_MAX
 };
@@ -278,7 +294,7 @@ enum ntpk_stats_attr {
 	NTPK_STATS_A_RL_DROPPED,	/* rate limited, dropped */
 	NTPK_STATS_A_RL_LEAKED,		/* rate limited but answered (leak) */
 	NTPK_STATS_A_RL_KOD,		/* rate limited, RATE kiss-o'-death sent */
-	NTPK_STATS_A_PASS_LEAP,		/* inside the window around a leap second */
+	NTPK_STATS_A_PASS_LEAP,		/* a leap second near, or past the state */
 	NTPK_STATS_A_PASS_ROUTE,	/* no route back to the client: the daemon decides */
 	__NTPK_STATS_A_MAX
 };
