@@ -518,9 +518,11 @@ within_dispersion()
 run_test error_within_served_dispersion within_dispersion
 
 # ---- 10 ----
-# chronyd with maxclockerror 10, the clock's frequency as it is.
+# chronyd with maxclockerror 10, the clock's frequency back (and the -300
+# ppm the last chronyd wrote to its driftfile gone with it).
 chronyd_stop "$SRV"
 busybox adjtimex -q -f 0
+rm -f "$(__chrony_dir "$SRV")/drift"
 upstream_stop
 upstream_start
 chronyd_client "$SRV" "$U4 minpoll -2 maxpoll -2" -- "allow all" "maxclockerror 10"
@@ -529,6 +531,9 @@ maxclockerror()
 	local ta da ra tb db rb r0 first last
 
 	wait_until 30 synced || fail "chronyd never synchronised to UP"
+	# The slew term (|kernel frequency + chronyd's|) near 0, so that
+	# only the daemon's own rate is compared.
+	wait_until 30 freq_near 0 || fail "chronyd's frequency $(tracking 8) ppm, not 0"
 	# --max-error 1s: a correction chronyd slews out is not the point.
 	follow_start --max-error 1s
 	wait_until 5 usable || fail "not usable: $(cat "$TMP/follow.log")"
@@ -539,6 +544,7 @@ maxclockerror()
 	ta=${EPOCHREALTIME/./} da=$(tracking 12) ra=$(tracking 4)
 	ta=$(((ta + ${EPOCHREALTIME/./}) / 2))
 	kill -STOP "$FOLLOW"
+	diag "state at the stop: $(n "$SRV" ntpkctl -j show | grep -o '"disp_rate_ppb":[0-9]*\|"slew_rate_ppb":[0-9]*' | tr '\n' ' ')"
 	r0=$(counter replies)
 	probe 0.05 7
 	kill -CONT "$FOLLOW"
