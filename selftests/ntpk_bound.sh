@@ -316,6 +316,8 @@ stall()
 		--delay "$delay" --tick "$nt" --freq "$nf")
 	diag "chronyd stopped; $what moved $(elapsed "$t_stop") s later (kernel tick $tick us, freq $freq before)"
 	wait "$probe_pid" || true
+	# Where follow is when the state is gone (its kernel wait channel).
+	diag "follow waits in $(cat "/proc/$FOLLOW/wchan" 2>/dev/null)"
 	"$PY" "$CLOCK" adjtimex --tick "$tick" --freq "$freq" \
 		--undo-since "$raw" --undo-ppb "$ppb" >/dev/null
 	why=$(reason)

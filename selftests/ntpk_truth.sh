@@ -467,9 +467,11 @@ within_dispersion()
 
 	n "$SRV" ntpkctl set max-age 10
 	follow_start --max-error 1s
-	wait_until 5 usable || fail "not usable with --max-error 1s: $(cat "$TMP/follow.log")"
 	wait_until 30 freq_near -300 || fail "chronyd's frequency $(tracking 8) ppm, not -300"
 	freeze || fail "chronyd's reference time still moves"
+	# (chronyd's skew under emulation, hundreds of ppm at times, and the
+	# 600 ppm slew may pass the module's 1000 ppm for a moment)
+	wait_until 20 usable || fail "not usable with --max-error 1s: $(cat "$TMP/follow.log")"
 	corr_at ta ca
 	# follow's polls stopped: the module ages the last state alone.
 	kill -STOP "$FOLLOW"
@@ -541,6 +543,7 @@ maxclockerror()
 	# follow reads the frozen reference for three polls; then its polls
 	# stop, and the module ages the last state alone for 7 s.
 	sleep 0.3
+	wait_until 10 usable || fail "not usable: $(cat "$TMP/follow.log")"
 	ta=${EPOCHREALTIME/./} da=$(tracking 12) ra=$(tracking 4)
 	ta=$(((ta + ${EPOCHREALTIME/./}) / 2))
 	kill -STOP "$FOLLOW"
