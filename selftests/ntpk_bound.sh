@@ -26,6 +26,15 @@
 #      and every reply, all chronyd's, is within its bound.
 #   2. The upstream is 4 ms ahead: chronyd slews it out in seconds; ntpk
 #      answers again, and every reply, all ntpk's, is within its bound.
+#   3-7. chronyd stalls (SIGSTOP) with the kernel's frequency moved as a
+#      slew it did not get to end would leave it (issue 23): the tick up
+#      50 us (+5000 ppm, beyond the module's 1000 ppm): ntpk withdrawn
+#      (error-bound) at once, with max-age 5 and 10 s, and 6 s into the
+#      stop (follow's polls then wait on chronyd's full socket queue); the
+#      frequency up 300 ppm: ntpk answers until max-age after chronyd's
+#      last answer (expired), its dispersion growing at least as fast as
+#      the kernel leaves chronyd's time.  Every reply until the state is
+#      gone is within its bound against the upstream.
 
 . "$(dirname "$0")/lib.sh"
 
