@@ -6,19 +6,37 @@ that holds NTP replies against it (run with /usr/bin/python3).
   upstream  an NTP server (stratum 1) whose time is CLOCK_MONOTONIC_RAW
             plus a fixed base: the realtime clock at start plus --ahead
             seconds.  chronyd slewing or stepping the system clock does
-            not move it.  Writes the base (ns) to --base-file.
+            not move it.  Writes the base (ns) to --base-file.  With
+            --leap-at T (Unix seconds) it announces a leap second (LI 1)
+            until T and inserts it there: from T on its time is 1 s
+            behind raw + base.
   probe     client requests to --server, one at a time; each reply's
             error against the upstream's time (read from the same
             CLOCK_MONOTONIC_RAW and base) is checked against what the
             reply claims: |offset| <= root dispersion + root delay / 2 +
             round trip / 2 + 2^precision.  One JSON line per reply, then
             a summary line; exit 1 when any reply claims too much, or
-            when fewer than --count got answers.
+            when fewer than --count got answers.  With --until-silent K
+            it stops after K requests in a row got no answer (the
+            server stopped answering) and unanswered ones are no
+            failure; each line has the request's send time on the
+            system clock ('sent', s) and on the upstream's ('t1', ns).
   watch     client requests to --server every --interval for --seconds;
             one JSON line per request: the system clock when sent, and
             the reply's leap indicator, stratum and transmit time.
   leap      (root) arm the kernel to insert a leap second at the end of
             the current UTC day (adjtimex STA_INS), or --clear it.
+  adjtimex  (root) set the kernel's tick (us) and frequency (2^-16 ppm),
+            as a daemon's slew would; prints CLOCK_MONOTONIC_RAW (ns) and
+            the system clock (s) right after.  With --stop PID, first
+            stops PID (SIGSTOP), waits --delay s, and prints the system
+            clock when it stopped it as well (this starts in a second
+            under emulation: python's start is not in between).  With
+            --undo-since RAW --undo-ppb R, first steps the system clock
+            back by what R ppb more than it ran at before gained it since
+            RAW: the error a stall's tick or frequency left is taken
+            back, so that the daemon, when it runs again, finds the clock
+            where its slew would have kept it (within microseconds).
 
 Every time here is in nanoseconds, and NTP timestamps are unpacked with
 the upstream's own era pivot (the base), so nothing depends on the
@@ -78,20 +96,29 @@ def cmd_upstream(a):
 	os.rename(a.base_file + '.tmp', a.base_file)
 	import select
 	refid = a.refid.encode()[:4].ljust(4, b'\0')
+	leap_ns = None if a.leap_at is None else a.leap_at * 1000000000
+
+	def now():
+		# The inserted second repeats the one before, as the kernel's
+		# does: from the leap on, 1 s behind raw + base.
+		t = raw_ns() + base
+		return t - 1000000000 if leap_ns is not None and t >= leap_ns else t
 	while True:
 		r, _, _ = select.select(socks, [], [])
 		for s in r:
 			req, peer = s.recvfrom(1024)
-			rx = raw_ns() + base
+			li = 1 if leap_ns is not None and \
+				raw_ns() + base < leap_ns else 0
+			rx = now()
 			if len(req) < 48 or req[0] & 7 != 3:
 				continue
 			vn = req[0] >> 3 & 7
 			ts = ns_to_ntp(rx)
 			poll = struct.unpack('!b', req[2:3])[0]
-			reply = struct.pack('!BBbbII4sQ8sQ', vn << 3 | 4, 1, poll,
-					    -20, 0, 0x10, refid, ts - (1 << 30),
-					    req[40:48], ts)
-			reply += struct.pack('!Q', ns_to_ntp(raw_ns() + base))
+			reply = struct.pack('!BBbbII4sQ8sQ', li << 6 | vn << 3 | 4,
+					    1, poll, -20, 0, 0x10, refid,
+					    ts - (1 << 30), req[40:48], ts)
+			reply += struct.pack('!Q', ns_to_ntp(now()))
 			s.sendto(reply, peer)
 
 
@@ -121,15 +148,21 @@ def cmd_probe(a):
 	with open(a.base_file) as f:
 		base = int(f.read())
 	s = client_socket(a)
-	answered = bad = 0
+	answered = bad = silent = 0
 	worst = 0.0
 	for i in range(a.count):
+		sent = time.time()
 		t1 = raw_ns() + base
 		reply = exchange(s)
 		t4 = raw_ns() + base
 		if reply is None:
-			print(json.dumps({'n': i, 'answered': False}))
+			print(json.dumps({'n': i, 'answered': False, 'sent': sent,
+					  't1': t1}))
+			silent += 1
+			if a.until_silent and silent >= a.until_silent:
+				break
 		else:
+			silent = 0
 			answered += 1
 			li = reply[0] >> 6
 			stratum = reply[1]
@@ -145,7 +178,8 @@ def cmd_probe(a):
 			bad += not ok
 			worst = max(worst, abs(offset) / bound if bound else 1e9)
 			print(json.dumps({
-				'n': i, 'answered': True, 'li': li,
+				'n': i, 'answered': True, 'sent': sent, 't1': t1,
+				'li': li,
 				'stratum': stratum, 'refid': reply[12:16].hex(),
 				'offset': round(offset, 9), 'delay': round(delay, 9),
 				'rootdisp': short_to_s(rdisp),
@@ -157,7 +191,8 @@ def cmd_probe(a):
 	print(json.dumps({'summary': True, 'sent': a.count,
 			  'answered': answered, 'beyond_bound': bad,
 			  'worst_offset_to_bound': round(worst, 4)}))
-	sys.exit(1 if bad or answered < a.count else 0)
+	sys.exit(1 if bad or (answered < a.count and not a.until_silent)
+		 else 0)
 
 
 def cmd_watch(a):
@@ -188,6 +223,34 @@ def cmd_leap(a):
 		sys.exit('adjtimex: %s' % os.strerror(ctypes.get_errno()))
 
 
+def timex(modes, freq=0, tick=0):
+	import ctypes
+	libc = ctypes.CDLL(None, use_errno=True)
+	# struct timex on LP64: modes at 0, freq at 16, tick at 88.
+	buf = ctypes.create_string_buffer(256)
+	struct.pack_into('I', buf, 0, modes)
+	struct.pack_into('q', buf, 16, freq)
+	struct.pack_into('q', buf, 88, tick)
+	if libc.adjtimex(buf) < 0:
+		sys.exit('adjtimex: %s' % os.strerror(ctypes.get_errno()))
+
+
+def cmd_adjtimex(a):
+	import signal
+	ADJ_FREQUENCY, ADJ_TICK = 0x0002, 0x4000
+	stopped = ''
+	if a.stop:
+		os.kill(a.stop, signal.SIGSTOP)
+		stopped = ' %.6f' % time.time()
+		time.sleep(a.delay)
+	if a.undo_since is not None:
+		gained = (raw_ns() - a.undo_since) * a.undo_ppb // 1000000000
+		now = time.clock_gettime_ns(time.CLOCK_REALTIME)
+		time.clock_settime_ns(time.CLOCK_REALTIME, now - gained)
+	timex(ADJ_FREQUENCY | ADJ_TICK, a.freq, a.tick)
+	print('%d %.6f%s' % (raw_ns(), time.time(), stopped))
+
+
 def main():
 	p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
 	sub = p.add_subparsers(dest='cmd', required=True)
@@ -197,6 +260,7 @@ def main():
 	u.add_argument('--ahead', type=float, default=0.0)
 	u.add_argument('--refid', default='RAW')
 	u.add_argument('--base-file', required=True)
+	u.add_argument('--leap-at', type=int)
 	q = sub.add_parser('probe')
 	q.add_argument('--server', required=True)
 	q.add_argument('--port', type=int, default=123)
@@ -204,6 +268,7 @@ def main():
 	q.add_argument('--interval', type=float, default=0.2)
 	q.add_argument('--timeout', type=float, default=2.0)
 	q.add_argument('--base-file', required=True)
+	q.add_argument('--until-silent', type=int, default=0)
 	w = sub.add_parser('watch')
 	w.add_argument('--server', required=True)
 	w.add_argument('--port', type=int, default=123)
@@ -212,9 +277,16 @@ def main():
 	w.add_argument('--timeout', type=float, default=1.0)
 	lp = sub.add_parser('leap')
 	lp.add_argument('--clear', action='store_true')
+	x = sub.add_parser('adjtimex')
+	x.add_argument('--tick', type=int, required=True)
+	x.add_argument('--freq', type=int, required=True)
+	x.add_argument('--undo-since', type=int)
+	x.add_argument('--undo-ppb', type=int, default=0)
+	x.add_argument('--stop', type=int)
+	x.add_argument('--delay', type=float, default=0.0)
 	a = p.parse_args()
 	{'upstream': cmd_upstream, 'probe': cmd_probe, 'watch': cmd_watch,
-	 'leap': cmd_leap}[a.cmd](a)
+	 'leap': cmd_leap, 'adjtimex': cmd_adjtimex}[a.cmd](a)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# settings: timeout=180
+# settings: timeout=240
 #
 # A leap second in the module (issue 12, item 4).  The guest's clock is set
 # to 2016-12-31 23:59:50 UTC, ten seconds before a real leap second, and the
@@ -16,7 +16,20 @@
 #   - before the window (2 s, the default): ntpk answers, LI 1;
 #   - inside it: every request goes to chronyd (pass_leap), and no reply of
 #     ntpk's is stamped inside the window, the inserted second included;
-#   - after it: ntpk answers again, LI 0, though the state still says 1.
+#   - after it: chronyd still answers every request: the state was read
+#     before the leap, and only a state read after it may serve again
+#     (issue 23; before, ntpk answered with the old state and LI 0).
+#
+# Then a leap that chronyd takes with leapsecmode slew, with follow's
+# polls blocked across it (follow stopped from 2.5 s before the leap to 5 s
+# after: no poll got through during the window).  chronyd (-x) is
+# synchronised to an upstream that announces the leap and inserts it
+# (ntpk_clock.py upstream --leap-at); the kernel is not armed, so after
+# the leap its clock is 1 s ahead of chronyd's time (with -x, chronyd's
+# slew of the leap second is its own time's).  No reply carries the kernel
+# clock's time after the leap: ntpk answers nothing until a state read
+# after the leap arrives, and with the kernel 1 s off none does (follow
+# withdraws, error-bound).
 #
 #   +--------------------+   veth   +--------------------------+
 #   | client $CLI        +----------+ server $SRV              |
@@ -68,7 +81,7 @@ n "$CLI" "$PY" "$CLOCK" watch --server $S4 --seconds $((LEAD + 6)) \
 P1=$(n "$SRV" ntpkctl stats | awk -F': ' '$1 == "pass_leap" { print $2 }')
 show_json=$(n "$SRV" ntpkctl -j show)
 
-ktap_plan 6
+ktap_plan 9
 
 kernel_inserted()
 {
@@ -103,10 +116,11 @@ elif prop == 'inside':
 	if len(daemon) < 10:
 		bad.append('only %d requests went to chronyd' % len(daemon))
 elif prop == 'after':
-	post = [r for r in ntpk if r['tx'] >= leap + win]
-	bad = [r for r in post if r['li'] != 0]
+	# The state was read before the leap: after it, only chronyd answers.
+	bad = [r for r in ntpk if r['tx'] >= leap + win]
+	post = [r for r in daemon if r['tx'] >= leap + win]
 	if len(post) < 5:
-		bad.append('only %d ntpk replies after the window' % len(post))
+		bad.append('only %d chronyd replies after the window' % len(post))
 for b in bad:
 	print('# wrong: %s' % (b,))
 sys.exit(1 if bad else 0)
@@ -115,7 +129,7 @@ EOF
 ktap_test "every_request_answered" judge all_answered
 ktap_test "before_window_ntpk_announces_leap" judge before
 ktap_test "inside_window_all_to_chronyd_none_stamped_by_ntpk" judge inside
-ktap_test "after_window_ntpk_li0_without_a_push" judge after
+ktap_test "after_window_no_ntpk_reply_without_a_new_state" judge after
 
 pass_leap_counted()
 {
@@ -129,4 +143,115 @@ print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("stratum") == 5))' "
 	echo "$show_json" | grep -q '"usable":true'
 }
 ktap_test "pass_leap_counts_each_passed_request" pass_leap_counted
+# ---- the leap slewed by chronyd, follow's polls blocked ----
+
+U4=10.97.1.2 SU4=10.97.1.1
+ns_create UP
+veth_pair "$SRV" su "$UP" us
+n "$SRV" ip addr add $SU4/24 dev su
+n "$UP" ip addr add $U4/24 dev us
+SOCK=$(__chrony_dir "$SRV")/chronyd.sock
+FOLLOW=
+cleanup()
+{
+	[ -z "$FOLLOW" ] || kill -CONT "$FOLLOW" 2>/dev/null
+}
+
+# Sleeps until the guest's clock reads UNIX-SECONDS (a moment of the
+# test's timeline, not a wait for a condition).
+sleep_until()
+{
+	local us=$(($1 * 1000000 - ${EPOCHREALTIME/./}))
+
+	[ "$us" -le 0 ] || sleep "$((us / 1000000)).$(printf %06d $((us % 1000000)))"
+}
+
+replies() { n "$SRV" ntpkctl stats | awk -F': ' '$1 == "replies" { print $2 }'; }
+
+chronyd_stop "$SRV"
+"$PY" "$CLOCK" leap --clear
+LEAD2=$((15 * NTPK_SLOW))
+date -u -s "@$((LEAP - LEAD2))" >/dev/null
+bg_run "$UP" "$PY" "$CLOCK" upstream --listen $U4 --leap-at $LEAP \
+	--base-file "$TMP/base"
+wait_until 10 test -s "$TMP/base"
+chronyd_client "$SRV" "$U4 minpoll -2 maxpoll -2" -- "allow all" \
+	"leapsecmode slew"
+n "$SRV" ntpkctl set max-age 30
+wait_until $((LEAD2 - 6)) eval 'chronyc_in "$SRV" -c tracking |
+	grep -q ",Insert second$"' || chronyc_in "$SRV" tracking | sed 's/^/# /'
+bg_run "$SRV" ntpkctl follow --source "chronyd:$SOCK" 2>"$TMP/follow.log"
+FOLLOW=$BG_PID
+li1_usable()
+{
+	n "$SRV" ntpkctl -j show | grep -q '"leap":1,.*"usable":true'
+}
+slew_setup()
+{
+	# (chronyd's first readings under emulation may be beyond the bound)
+	wait_until 6 li1_usable || {
+		n "$SRV" ntpkctl show | sed 's/^/# /'
+		sed 's/^/# /' "$TMP/follow.log"
+		return 1
+	}
+	echo "# ntpk serves chronyd's LI 1 $((LEAP - $(date +%s))) s before the leap"
+}
+ktap_test "chronyd_announces_leap_ntpk_serves_li1" slew_setup
+
+n "$CLI" "$PY" "$CLOCK" watch --server $S4 --seconds $((LEAP + 8 - $(date +%s))) \
+	--interval 0.2 >"$TMP/watch2" &
+WATCH=$!
+# follow stopped 2.5 s before the leap, or as soon after as ntpk serves the
+# leap (chronyd's readings under emulation may be beyond the bound for a
+# moment), and before the window opens.
+sleep_until $((LEAP - 3))
+sleep 0.5
+STOP_LI1=no
+! wait_until 1 li1_usable || STOP_LI1=yes
+kill -STOP "$FOLLOW"
+sleep_until $((LEAP - 1))
+R1=$(replies)
+sleep_until $((LEAP + 5))
+R2=$(replies)
+kill -CONT "$FOLLOW"
+wait "$WATCH"
+R3=$(replies)
+diag "ntpk replies: $R1 inside the window, $R2 when follow went on, $R3 at the end"
+sed 's/^/# follow: /' "$TMP/follow.log"
+
+# After the leap chronyd's time is UTC with the leap second inserted, 1 s
+# behind the kernel clock: a reply whose transmit time is within 0.5 s of
+# the kernel clock when the request was sent is stamped by the kernel.
+judge2()	# PROPERTY
+{
+	"$PY" - "$1" "$LEAP" "$TMP/watch2" <<'EOF' || return 1
+import json, sys
+prop, leap, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rs = [json.loads(l) for l in open(path)]
+post = [r for r in rs if r['sent'] >= leap + 0.2]
+ans = [r for r in post if r['answered']]
+kernel = [r for r in ans if abs(r['tx'] - r['sent']) < 0.5]
+print('# %d requests after the leap, %d answered, %d of them with the kernel clock\'s time, %d with LI 0'
+      % (len(post), len(ans), len(kernel), sum(r['li'] == 0 for r in kernel)))
+bad = []
+if prop == 'no_kernel_time':
+	bad = kernel
+	if len(ans) < 5 * 8:
+		bad.append('only %d answered' % len(ans))
+for b in bad[:10]:
+	print('# wrong: %s' % (b,))
+sys.exit(1 if bad else 0)
+EOF
+}
+ktap_test "slewed_leap_no_reply_with_the_kernel_clock_after_it" judge2 no_kernel_time
+no_ntpk_until_new_state()
+{
+	echo "# ntpk replies after the window opened: $((R2 - R1)) with follow stopped, $((R3 - R2)) after; ntpk served LI 1 when follow stopped: $STOP_LI1"
+	[ "$STOP_LI1" = yes ] || return 1
+	[ "$R2" = "$R1" ] || return 1
+	[ "$R3" = "$R2" ] || return 1
+	grep -q 'withdrawn (error-bound)' "$TMP/follow.log"
+}
+ktap_test "slewed_leap_polls_blocked_no_ntpk_reply_until_a_state_read_after_it" \
+	no_ntpk_until_new_state
 ktap_finish

@@ -9,24 +9,30 @@
 # state, with its reason, on evidence.
 #
 #   +-------------------------- UP ---+   +------------------------- SRV ---+
-#   | chronyd, local stratum 2        |   | chronyd (-x: never the clock)   |
-#   | (the error-bound case's         |---| ntpk, fed by ntpkctl follow     |
-#   |  upstream)          10.96.1.1   |   | --source chronyd:SOCK 10.96.0.1 |
+#   | ntpk_clock.py upstream: raw     |   | chronyd (-x: never the clock)   |
+#   | monotonic + a base, stratum 1   |---| ntpk, fed by ntpkctl follow     |
+#   | (1, 8-10)           10.96.1.1   |   | --source chronyd:SOCK 10.96.0.1 |
 #   +---------------------------------+   +---------------------------------+
 #                                                    | 10.96.0.2
 #                                         +------------------------- CLI ---+
 #                                         | probe: NTP requests every 10 ms |
 #                                         +---------------------------------+
 #
-# Every namespace reads the one guest clock.  Subtests, in order (each
+# Every namespace reads the one guest clock; UP's time is not it, so that
+# the kernel clock's frequency, moved with adjtimex as a machine's clock is
+# off, is what chronyd measures against UP.  Subtests, in order (each
 # starts from what the one before left):
-#   1. follow --once --dry-run reads what `chronyc -c tracking` reports:
-#      the same stratum, reference ID, leap and reference time to the
-#      nanosecond, and a dispersion rate of chronyd's skew + |residual
-#      frequency| + 1 ppm in ppb.
-#   2. follow from chronyd's socket: the clients' requests are all answered
-#      by ntpk (replies grows by the requests, pass_no_state does not), with
-#      chronyd's stratum 3 and refid 127.127.1.1.
+#   1. chronyd synchronised to UP, the clock 50 ppm slow, UP then stopped
+#      (chronyd's report holds still): follow --once --dry-run reads what
+#      `chronyc -c tracking` reports: the same stratum, reference ID, leap
+#      and reference time to the nanosecond, a slew rate of |the kernel's
+#      frequency + chronyd's| and a dispersion rate of that + chronyd's
+#      skew + |residual frequency| + 1 ppm in ppb, skew and residual
+#      non-zero and far from chronyd's -50 ppm frequency.
+#   2. chronyd with a local reference (2-7); follow from chronyd's socket:
+#      the clients' requests are all answered by ntpk (replies grows by the
+#      requests, pass_no_state does not), with chronyd's stratum 3 and
+#      refid 127.127.1.1.
 #   3. `chronyc local stratum 7`: the first reply with stratum 7 comes
 #      within 200 ms of chronyc returning, and none with stratum 3 after it.
 #   4. `chronyc local off` (chronyd unsynchronised): within 200 ms replies
@@ -43,12 +49,18 @@
 #      -x keeps so.  With the default --max-error (1 ms) the state is
 #      withdrawn ("error-bound", logged once) and clients get chronyd's
 #      own answers.
-#   9. the same with --max-error 1s: ntpk answers, and for every reply the
+#   9. the same with --max-error 1s, the clock 300 ppm slow: chronyd's time
+#      leaves the kernel clock at 300 ppm.  UP stopped (chronyd's time then
+#      runs on a line from the kernel clock's), and follow stopped for the
+#      4 s of the probe: ntpk ages the state alone (max-age 10 s).  For every reply the
 #      distance from its transmit time to chronyd's time at that moment
-#      ([t1, t4] + correction, on the client's clock, which is the same
-#      clock) is within the reply's root dispersion + root delay / 2; the
-#      root dispersion is at least chronyd's |correction|.
-#  10. SIGTERM: follow withdraws ("follow-stopped") and exits 0.
+#      ([t1 + c(t1), t4 + c(t4)], on the client's clock, which is the
+#      same clock) is within the reply's root dispersion + root delay / 2,
+#      and the root dispersion is at least the state's aged at its rate.
+#  10. chronyd with maxclockerror 10: UP stopped, then follow stopped for
+#      7 s: ntpk's replies' root dispersion grows at least as fast as
+#      chronyd's own between its two readings (the same reference time).
+#  11. SIGTERM: follow withdraws ("follow-stopped") and exits 0.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -72,7 +84,8 @@ SOCK=$(__chrony_dir "$SRV")/chronyd.sock
 # The client: a request every INTERVAL s for DURATION s.  One line per
 # reply: t1 t4 (client realtime) li stratum refid(hex) rootdelay rootdisp
 # (from NTP short) transmit; times in ns from BASE, written to BASEFILE
-# (awk's doubles are exact to the nanosecond only that close).
+# (awk's doubles are exact to the nanosecond only that close); then the
+# root dispersion as it came (2^-16 s) and the reference time (hex).
 cat >"$TMP/probe.py" <<'EOF'
 import os, select, socket, struct, sys, time
 dst, interval, duration, basefile = sys.argv[1:5]
@@ -109,7 +122,7 @@ while True:
     rd, rp = struct.unpack('>II', d[4:12])
     print(t1 - base, t4 - base, d[0] >> 6, d[1], d[12:16].hex(),
           rd * 10**9 >> 16, rp * 10**9 >> 16, ts_ns(d[40:48]) - base,
-          flush=True)
+          rp, d[16:24].hex(), flush=True)
 EOF
 
 probe()	# INTERVAL DURATION: the lines into $TMP/probe.out
@@ -164,20 +177,95 @@ first_after()	# T0 AWK-COND
 		"$TMP/probe.out"
 }
 
-chronyd_server "$SRV" 3
+# The upstream of subtests 1, 8-10: an NTP server whose time is
+# CLOCK_MONOTONIC_RAW plus a base (ntpk_clock.py), so that chronyd (-x)
+# measures the kernel clock's frequency against it: moved with adjtimex, as
+# a machine's clock is off, it gives chronyd a frequency, residual frequency
+# and skew of its own, and a correction that drifts.  SIGSTOP freezes
+# chronyd's reference (no new measurement): its tracking report then holds
+# still, its root dispersion alone growing.
+CLOCK=$NTPK_SELFTESTS/ntpk_clock.py
+defer busybox adjtimex -q -t 10000 -f 0
+UPSTREAM=
+upstream_start()
+{
+	rm -f "$TMP/base"
+	bg_run "$UP" "$PY" "$CLOCK" upstream --listen $U4 --base-file "$TMP/base"
+	UPSTREAM=$BG_PID
+	wait_until 10 test -s "$TMP/base"
+}
 
-ktap_plan 10
+upstream_stop()
+{
+	kill -CONT "$UPSTREAM"
+	kill "$UPSTREAM"
+	wait "$UPSTREAM" 2>/dev/null || true
+}
+
+# Before the defers (chronyd's stop, the upstream's): nothing left stopped.
+cleanup()
+{
+	[ -z "$UPSTREAM" ] || kill -CONT "$UPSTREAM" 2>/dev/null
+	[ -z "${FOLLOW:-}" ] || kill -CONT "$FOLLOW" 2>/dev/null
+}
+
+synced()
+{
+	[ "$(n "$SRV" chronyc -c -h "$SOCK" tracking | cut -d, -f1)" != 00000000 ]
+}
+
+tracking()	# FIELD (1-based, chronyc -c tracking)
+{
+	n "$SRV" chronyc -c -h "$SOCK" tracking | cut -d, -f"$1"
+}
+
+# chronyd's reference frozen: the upstream stopped, and two tracking
+# reports 0.3 s apart (more than chronyd's 0.25 s poll) name the same
+# reference time.
+freeze()
+{
+	local a b
+
+	kill -STOP "$UPSTREAM"
+	wait_until 5 eval 'a=$(tracking 4); sleep 0.3; b=$(tracking 4); [ "$a" = "$b" ]'
+}
+
+# chronyd's frequency within 5 ppm of PPM, as it measures the clock's
+# (chrony's sign: positive is a clock running fast).
+freq_near()	# PPM
+{
+	awk -v f="$(tracking 8)" -v w="$1" 'BEGIN { exit !(f - w < 5 && w - f < 5) }'
+}
+
+# The kernel clock runs 50 ppm slow: chronyd's frequency is -50 ppm, far
+# from its skew and residual frequency.
+busybox adjtimex -q -f $((-50 * 65536))
+upstream_start
+chronyd_client "$SRV" "$U4 minpoll -2 maxpoll -2"
+
+ktap_plan 11
 
 # ---- 1 ----
 dry_run_matches_tracking()
 {
-	local trk out ref_sec ref_ns
+	local trk trk2 out ref_sec ref_ns lo slew
 
+	wait_until 30 synced || fail "chronyd never synchronised to UP"
+	wait_until 30 freq_near -50 || fail "chronyd's frequency $(tracking 8) ppm, not -50"
+	freeze || fail "chronyd's reference time still moves"
 	trk=$(n "$SRV" chronyc -c -h "$SOCK" tracking)
-	out=$(n "$SRV" ntpkctl follow --source "chronyd:$SOCK" --once --dry-run)
+	# --max-error 1s: the correction drifts 50 us a second.
+	out=$(n "$SRV" ntpkctl follow --source "chronyd:$SOCK" --once --dry-run \
+		--max-error 1s)
+	trk2=$(n "$SRV" chronyc -c -h "$SOCK" tracking)
+	kill -CONT "$UPSTREAM"
 	diag "chronyc: $trk"
 	diag "follow:  $out"
 	IFS=, read -r -a T <<<"$trk"
+	IFS=, read -r -a T2 <<<"$trk2"
+	word() { awk -v w="$1" '{ for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }' <<<"$out"; }
+	assert_eq "${T2[3]},${T2[7]},${T2[8]},${T2[9]}" "${T[3]},${T[7]},${T[8]},${T[9]}" \
+			"chronyd's reference time, frequency, residual frequency, skew between the readings"
 	assert_eq "$(awk '{ print $1 }' <<<"$out")" push "verdict"
 	assert_eq "$(awk '{ print $5 }' <<<"$out")" "${T[2]}" "stratum"
 	assert_eq "$(awk '{ print $9 }' <<<"$out")" "0x${T[0],,}" "refid"
@@ -187,11 +275,41 @@ dry_run_matches_tracking()
 	ref_sec=${T[3]%.*} ref_ns=${T[3]#*.}
 	assert_eq "$(awk '{ print $11 }' <<<"$out")" \
 		"$(date -u -d "@$ref_sec" +%Y-%m-%dT%H:%M:%S).${ref_ns}Z" "reftime"
-	# 1 ppm + skew + |residual|, rounded up: local reference, both 0
-	assert_eq "$(awk '{ for (i = 1; i < NF; i++) if ($i == "disprate") print $(i + 1) }' <<<"$out")" \
-		1000 "disprate"
+	# The slew: how fast the kernel clock leaves chronyd's time, |the
+	# kernel's frequency (adjtimex) + chronyd's| (chronyd sets the kernel
+	# to minus its estimate), in ppb, rounded up, plus 2 ppb for the
+	# float and the kernel's 2^-16 ppm: chronyc's 3 decimals of ppm
+	# (rounded) and follow's ppb (truncated) are within 2 ppb.  With -x, chronyd's -50 ppm is the kernel's own
+	# -50 ppm, and the kernel clock leaves chronyd's time at 50 ppm; the
+	# bound takes 100.
+	slew=$(busybox adjtimex | awk -v fc="${T[7]}" '
+		/tick:/ { tick = $3 } /freq.adjust:/ { f = $3 }
+		END { d = (tick * 100 - 1000000) * 1000 + f * 1000 / 65536 + fc * 1000
+		      printf "%d", (d < 0 ? -d : d) + 2.5 }')
+	assert_range "$(word slewrate)" $((slew - 2)) $((slew + 2)) \
+		"slewrate (kernel $(busybox adjtimex | awk '/freq.adjust:/ { print $3 }') / 65536 ppm, chronyd ${T[7]} ppm)"
+	# skew + |residual frequency| + 1 ppm in ppb, each rounded up;
+	# chronyc prints ppm to 3 decimals, rounded to nearest: each term is
+	# its printed value or 1 ppb more.  Both are far from chronyd's
+	# frequency, and neither is zero, so a swapped or dropped one shows.
+	# On the first reading nothing is measured yet: that is the rate.
+	lo=$(awk -v s="${T[9]}" -v r="${T[8]}" 'BEGIN {
+		r = r < 0 ? -r : r; printf "%d", s * 1000 + r * 1000 + 1000 + 0.5 }')
+	awk -v s="${T[9]}" -v r="${T[8]}" 'BEGIN { exit !(s >= 0.003 && (r >= 0.003 || r <= -0.003)) }' ||
+		fail "skew ${T[9]} or residual frequency ${T[8]} ppm within 3 ppb of 0: a dropped term would not show"
+	if [[ "$(word disprate),$(word slewrate)" =~ ^[0-9]+,[0-9]+$ ]]; then
+		assert_range "$(($(word disprate) - $(word slewrate)))" "$lo" $((lo + 2)) \
+			"disprate - slewrate (skew ${T[9]}, residual ${T[8]}, frequency ${T[7]} ppm)"
+	else
+		fail "no disprate and slewrate in the dry run"
+	fi
 }
 run_test dry_run_matches_chronyc_tracking dry_run_matches_tracking
+
+# Subtests 2-7: chronyd with a local reference, the clock's frequency back.
+chronyd_stop "$SRV"
+busybox adjtimex -q -f 0
+chronyd_server "$SRV" 3
 
 # ---- 2 ----
 follow_start
@@ -303,12 +421,12 @@ run_test smoothing_withdrawn smoothing
 # ---- 8 ----
 follow_stop
 chronyd_stop "$SRV"
-chronyd_server "$UP" 2
+# The clock 300 ppm slow from here on (subtest 9): chronyd's time leaves
+# the kernel clock at 300 ppm, the correction growing.
+busybox adjtimex -q -f $((-300 * 65536))
+upstream_stop
+upstream_start
 chronyd_client "$SRV" "$U4 offset 0.5 minpoll -2 maxpoll -2" -- "allow all"
-synced()
-{
-	[ "$(n "$SRV" chronyc -c -h "$SOCK" tracking | cut -d, -f1)" != 00000000 ]
-}
 error_bound()
 {
 	local r0 p0
@@ -332,31 +450,154 @@ error_bound()
 run_test error_bound_withdrawn error_bound
 
 # ---- 9 ----
+# chronyd's correction (field 5) and the client's clock when it was read,
+# in us, midway.
+corr_at()	# VAR-TIME VAR-CORR
+{
+	local t0=${EPOCHREALTIME/./} c
+
+	c=$(tracking 5)
+	printf -v "$1" %s $(((t0 + ${EPOCHREALTIME/./}) / 2))
+	printf -v "$2" %s "$c"
+}
+
 within_dispersion()
 {
-	local corr r0 bad
+	local ta ca tb cb ts st r0 bad
 
+	n "$SRV" ntpkctl set max-age 10
 	follow_start --max-error 1s
-	wait_until 5 usable || fail "not usable with --max-error 1s: $(cat "$TMP/follow.log")"
-	# chronyd's time minus the kernel clock, s (field 5 of chronyc -c)
-	corr=$(n "$SRV" chronyc -c -h "$SOCK" tracking | cut -d, -f5)
-	diag "correction $corr s"
+	wait_until 30 freq_near -300 || fail "chronyd's frequency $(tracking 8) ppm, not -300"
+	freeze || fail "chronyd's reference time still moves"
+	# (chronyd's skew under emulation, hundreds of ppm at times, and the
+	# 600 ppm slew may pass the module's 1000 ppm for a moment)
+	wait_until 20 usable || fail "not usable with --max-error 1s: $(cat "$TMP/follow.log")"
+	corr_at ta ca
+	# follow's polls stopped: the module ages the last state alone.
+	kill -STOP "$FOLLOW"
+	st=$(n "$SRV" ntpkctl -j show)
+	ts=${EPOCHREALTIME/./}
 	r0=$(counter replies)
-	probe 0.02 1
-	assert_range "$(wc -l <"$TMP/probe.out")" 25 60 "replies"
+	probe 0.02 4
+	kill -CONT "$FOLLOW"
+	corr_at tb cb
+	kill -CONT "$UPSTREAM"
+	diag "correction $ca s, $cb s $(((tb - ta) / 1000)) ms later; state at the stop: $(grep -o '"root_dispersion":[0-9.]*\|"disp_rate_ppb":[0-9]*\|"age_ms":[0-9]*' <<<"$st" | tr '\n' ' ')"
+	assert_range "$(wc -l <"$TMP/probe.out")" 130 210 "replies"
 	assert_eq "$(($(counter replies) - r0))" "$(wc -l <"$TMP/probe.out")" "all from ntpk"
-	bad=$(awk -v c="$corr" '
+	# chronyd's reference frozen, its time leaves the kernel clock on a
+	# line: c(t) = ca + (cb - ca) (t - ta) / (tb - ta).  Each reply's
+	# transmit time is within its root dispersion + root delay / 2 of
+	# chronyd's time while it was on its way ([t1 + c(t1), t4 + c(t4)]);
+	# and its root dispersion is at least the state's, aged at the state's
+	# rate for the state's age then (the age show gave, plus the time
+	# since show returned, less 8 ms: two jiffies, the age the show
+	# rounds down to the millisecond).
+	bad=$(awk -v base="$(cat "$TMP/probe.base")" -v ta="$ta" -v ca="$ca" \
+		-v tb="$tb" -v cb="$cb" -v ts="$ts" \
+		-v d="$(sed -n 's/.*"root_dispersion":\([0-9.]*\).*/\1/p' <<<"$st")" \
+		-v rate="$(sed -n 's/.*"disp_rate_ppb":\([0-9]*\).*/\1/p' <<<"$st")" \
+		-v age="$(sed -n 's/.*"age_ms":\([0-9]*\).*/\1/p' <<<"$st")" '
+		function c(t) { return (ca + (cb - ca) * (t - ta) / (tb - ta)) * 1e9 }
+		BEGIN {
+			# us on the clock, from the probe base (ns)
+			ta -= base / 1000; tb -= base / 1000; ts -= base / 1000
+			dp = int(d * 65536 + 0.5) * 1e9 / 65536
+		}
 		{
-			lo = $1 + c * 1e9; hi = $2 + c * 1e9; t = $8
+			lo = $1 + c($1 / 1000); hi = $2 + c($2 / 1000); t = $8
 			err = t < lo ? lo - t : (t > hi ? t - hi : 0)
-			if (err > $7 + $6 / 2 || $7 < (c < 0 ? -c : c) * 1e9)
-				print "error " err " ns, rootdisp " $7 " rootdelay " $6
+			if (err > $7 + $6 / 2)
+				print "error " err " ns above rootdisp " $7 " + rootdelay/2 " $6 / 2 " at " ($1 / 1000 - ts) / 1e6 " s"
+			aged = age * 1e6 + $1 - ts * 1000 - 8e6
+			want = dp + (aged > 0 ? aged : 0) * rate / 1e9
+			if ($7 < want - 1)
+				print "rootdisp " $7 " ns below the state aged at its rate " want " ns at " ($1 / 1000 - ts) / 1e6 " s"
 		}' "$TMP/probe.out")
-	assert_eq "$bad" "" "replies whose error exceeds rootdisp + rootdelay/2"
+	assert_eq "$bad" "" "replies whose error exceeds rootdisp + rootdelay/2, or not aged"
+	follow_stop
 }
 run_test error_within_served_dispersion within_dispersion
 
 # ---- 10 ----
+# chronyd with maxclockerror 10, the clock's frequency back (and the -300
+# ppm the last chronyd wrote to its driftfile gone with it).
+chronyd_stop "$SRV"
+busybox adjtimex -q -f 0
+rm -f "$(__chrony_dir "$SRV")/drift"
+upstream_stop
+upstream_start
+chronyd_client "$SRV" "$U4 minpoll -2 maxpoll -2" -- "allow all" "maxclockerror 10"
+maxclockerror()
+{
+	local ta0 ta1 tb0 tb1 A B st r0 first last
+
+	wait_until 30 synced || fail "chronyd never synchronised to UP"
+	# The slew term (|kernel frequency + chronyd's|) near 0, so that
+	# only the daemon's own rate is compared.
+	wait_until 30 freq_near 0 || fail "chronyd's frequency $(tracking 8) ppm, not 0"
+	# --max-error 1s: a correction chronyd slews out is not the point.
+	follow_start --max-error 1s
+	wait_until 5 usable || fail "not usable: $(cat "$TMP/follow.log")"
+	freeze || fail "chronyd's reference time still moves"
+	# follow reads the frozen reference for three polls; then its polls
+	# stop, and the module ages the last state alone for 7 s.
+	sleep 0.3
+	wait_until 10 usable || fail "not usable: $(cat "$TMP/follow.log")"
+	ta0=${EPOCHREALTIME/./}
+	IFS=, read -r -a A < <(n "$SRV" chronyc -c -h "$SOCK" tracking)
+	ta1=${EPOCHREALTIME/./}
+	kill -STOP "$FOLLOW"
+	st=$(n "$SRV" ntpkctl -j show)
+	r0=$(counter replies)
+	probe 0.05 7
+	kill -CONT "$FOLLOW"
+	tb0=${EPOCHREALTIME/./}
+	IFS=, read -r -a B < <(n "$SRV" chronyc -c -h "$SOCK" tracking)
+	tb1=${EPOCHREALTIME/./}
+	kill -CONT "$UPSTREAM"
+	n "$SRV" ntpkctl set max-age 5
+	diag "chronyd: skew ${A[9]} residual ${A[8]} frequency ${A[7]} ppm; state at the stop: $(grep -o '"disp_rate_ppb":[0-9]*\|"slew_rate_ppb":[0-9]*' <<<"$st" | tr '\n' ' ')"
+	assert_eq "${B[3]}" "${A[3]}" "chronyd's reference time"
+	assert_eq "$(($(counter replies) - r0))" "$(wc -l <"$TMP/probe.out")" "all from ntpk"
+	assert_range "$(wc -l <"$TMP/probe.out")" 110 150 "replies"
+	first=$(head -n 1 "$TMP/probe.out") last=$(tail -n 1 "$TMP/probe.out")
+	# The rate the state ages at, less the slew's part, against chronyd's
+	# own (chrony's get_root_dispersion: skew + |residual frequency| +
+	# maxclockerror), from the report that held still, in ppb: each term
+	# printed to the ppb, rounded.
+	awk -v s="${A[9]}" -v r="${A[8]}" \
+		-v d="$(sed -n 's/.*"disp_rate_ppb":\([0-9]*\).*/\1/p' <<<"$st")" \
+		-v sl="$(sed -n 's/.*"slew_rate_ppb":\([0-9]*\).*/\1/p' <<<"$st")" 'BEGIN {
+		want = s * 1000 + (r < 0 ? -r : r) * 1000 + 10000 - 1
+		if (d - sl < want)
+			printf "# FAIL: the state ages at %d ppb (%d of it the slew), below chronyd'\''s %d\n", d, sl, want + 1
+	}' >"$TMP/rates"
+	# chronyd's rate measured: its root dispersion's growth between the
+	# two readings (same reference time), over at most the time between
+	# them (so at least the rate); ntpk's: its replies' (NTP short format,
+	# rounded up: what they stand for grew by more than what they say,
+	# less 2^-16 s), from the first to the last, transmit to transmit,
+	# less a jiffy either side.
+	awk -v ta0="$ta0" -v ta1="$ta1" -v tb0="$tb0" -v tb1="$tb1" \
+		-v da="${A[11]}" -v db="${B[11]}" -v f="$first" -v l="$last" 'BEGIN {
+		rc = (db - da) / (tb1 - ta0) * 1e6
+		split(f, F, " "); split(l, L, " ")
+		dt = (L[8] - F[8]) / 1e9
+		g = (L[9] - F[9] + 1) / 65536
+		printf "# chronyd %.6f -> %.6f s in %.3f s or less: at least %.3f ppm; ntpk %d -> %d (2^-16 s) in %.3f s: at most %.3f ppm\n",
+			da, db, (tb1 - ta0) / 1e6, rc * 1e6, F[9], L[9], dt, g / (dt - 0.008) * 1e6
+		if (rc < 10e-6)
+			print "# FAIL: chronyd ages slower than its maxclockerror 10 ppm"
+		if (g < rc * (dt - 0.008))
+			print "# FAIL: ntpk ages slower than chronyd"
+	}' >>"$TMP/rates"
+	sed -n '/FAIL/!p' "$TMP/rates"
+	! grep -q FAIL "$TMP/rates" || fail "$(grep FAIL "$TMP/rates" | sed 's/^# FAIL: //' | tr '\n' ';')"
+}
+run_test maxclockerror_ntpk_ages_at_least_at_chronyds_rate maxclockerror
+
+# ---- 11 ----
 sigterm()
 {
 	local rc=0
