@@ -177,6 +177,8 @@ check-build: need-kdir
 # is where scripts/ynl-unpack put tools/net/ynl of linux-source-6.12.
 # ntpk_deb.sh installs the Debian packages: make deb-pkgs builds them first
 # (make deb, lintian included, and the next version to upgrade to).
+# ntpk_virtio.sh wants the guest's virtio-net pairs (vm-run --virtio-pair):
+# every guest suite has them, so that it never skips for want of them.
 VM_DEB_TEST = $(if $(VM_TESTS),$(filter ntpk_deb.sh,$(VM_TESTS)),all)
 # 2 GiB: ntpk_userns.sh sets the largest rate limit table (256 MiB) twice,
 # late in the suite.  In 1 GiB, fragmented by then, finding the 2 MiB pages
@@ -188,7 +190,7 @@ check-vm: need-kdir
 	ynl=$$(scripts/ynl-unpack) && \
 	NTPK_NTPD="$$NTPD" NTPK_NTPD_LIBS="$$NTPD_LD_LIBRARY_PATH" \
 	NTPK_YNL="$$ynl" \
-	$(VM_RUN) --cpus 2 --mem 2G --timeout $(VM_TIMEOUT) -- \
+	$(VM_RUN) --cpus 2 --mem 2G --timeout $(VM_TIMEOUT) --virtio-pair -- \
 		selftests/run $(VM_TESTS)
 
 # The guest suite again on each other kernel ntpk supports that a guest can
