@@ -25,7 +25,8 @@
 #                   table first, then rate and residence time in real-time
 #                   TCG (bench/out/)
 #   make bench-icount  instructions per request of each, 3 boots under QEMU
-#                   icount (bench/out/icount.md)
+#                   icount (bench/out/icount.md); VIRTIO=1 (make bench too):
+#                   also the floor and ntpk behind virtio-net, 3 more boots
 #   make bench-rate  rate and residence time alone (bench/out/summary.md)
 #   make bench-profile  where one reply's instructions go, under icount
 #                   (PROFILE=ntpk; bench/out/profile-icount-ntpk.txt)
@@ -262,7 +263,7 @@ check-locations:
 bench: bench-icount bench-rate
 
 bench-icount:
-	bench/run --icount
+	bench/run --icount $(if $(VIRTIO),--virtio)
 
 bench-rate:
 	bench/run
