@@ -198,12 +198,13 @@ check-vm: need-kdir
 # boot (scripts/kernels --bootable: Debian 12's 6.1 or 6.12, whichever KVER
 # is not), each with the module built for it; then kmod/ntpk.ko is KVER's
 # again.  VM_TESTS_KERNELS picks the tests there; by default the ones that
-# touch what differs between kernels (the hook and skb, generic netlink,
-# namespaces and unload, timekeeping), to keep make check near 20 minutes:
+# touch what differs between kernels (the hook and skb, the NIC driver's
+# receive path, generic netlink, namespaces and unload, timekeeping), to
+# keep make check near 20 minutes:
 # the whole suite on 6.12 passes too (VM_TESTS_KERNELS= for all of it).
 VM_TESTS_KERNELS ?= ntpk_smoke.sh ntpk_fastpath.sh ntpk_badinput.sh \
 	ntpk_ctl.sh ntpk_ynl.sh ntpk_lifecycle.sh ntpk_truth.sh ntpk_leap.sh \
-	ntpk_rxstamp.sh
+	ntpk_rxstamp.sh ntpk_virtio.sh
 check-vm-kernels:
 	@for k in $(filter-out $(KVER),$(shell "$(CURDIR)/scripts/kernels" --bootable)); do \
 		echo "check-vm-kernels: the guest suite on $$k"; \
