@@ -274,51 +274,116 @@ n "$SRV" ntpkctl state set $STATE_WORDS
 
 ANSWERED='requests +4
 replies +4'
+ANSWERED6='requests +6
+replies +6'
 
-# variant PAIR WANT-DELTA VREQ-ARGS...: two requests per family, each
-# answered and checked (or none, --expect none), and exactly WANT-DELTA
-# in the counters.
+# What the driver made of each request: the skb it hands to GRO
+# (net:napi_gro_receive_entry), in a trace instance of our own.
+TR=/sys/kernel/tracing
+[ -e $TR/instances ] || mount -t tracefs nodev $TR
+TR=$TR/instances/ntpk_virtio_$$
+mkdir $TR
+defer rmdir $TR
+defer eval "echo 0 >$TR/events/net/napi_gro_receive_entry/enable"
+echo 1 >$TR/events/net/napi_gro_receive_entry/enable
+
+# The requests among what reached server device DEV: by protocol and
+# length (an IPv6 MLD report is 76 bytes too), after eth_type_trans (a
+# VLAN tag is still in the data: virtio-net strips none).  One line per
+# request: "PROTOCOL LEN IP_SUMMED NR_FRAGS".
+layout()	# DEV
+{
+	sed -n "s/.* dev=$1 .*protocol=0x\([0-9a-f]*\) ip_summed=\([0-9]*\) .* len=\([0-9]*\) data_len=[0-9]* .* nr_frags=\([0-9]*\) .*/\1 \3 \2 \4/p" \
+		$TR/trace |
+		awk '($1 == "0800" && $2 == 76) || ($1 == "86dd" && $2 == 96) ||
+		     ($1 == "8100" && ($2 == 80 || $2 == 100)) || $2 >= 1400'
+}
+
+# layout_is WANT...: the trace's requests, all of them: csum=N (ip_summed;
+# 0 none, 3 partial), linear (no fragment), frags (each family has one
+# in page fragments at least: a mergeable buffer that took the rest of
+# its page has room enough for build_skb, one in 21), allfrags, vlan
+# (tagged in the data); and N=COUNT of them.
+layout_is()	# DEV WANT...
+{
+	local dev=$1 w l
+
+	shift
+	l=$(layout "$dev")
+	echo "$l" | awk '{ printf "# driver: proto %s len %s ip_summed %s nr_frags %s\n", $1, $2, $3, $4 }'
+	for w in "$@"; do
+		case $w in
+		N=*)	[ "$(echo "$l" | grep -c .)" = "${w#N=}" ] ;;
+		csum=*)	! echo "$l" | awk -v c="${w#csum=}" '$3 != c' | grep -q . ;;
+		linear)	! echo "$l" | awk '$4 != 0' | grep -q . ;;
+		allfrags) ! echo "$l" | awk '$4 == 0' | grep -q . ;;
+		frags)	echo "$l" | awk '$1 == "0800" && $4 > 0' | grep -q . &&
+			echo "$l" | awk '$1 == "86dd" && $4 > 0' | grep -q . ;;
+		vlan)	! echo "$l" | awk '$1 != "8100"' | grep -q . ;;
+		esac || { echo "# driver: not $w"; return 1; }
+	done
+}
+
+# variant PAIR WANT-DELTA LAYOUT [vlan] [-- VREQ-ARGS...]: requests
+# (two per family unless --count), each answered and checked (or none,
+# --expect none), exactly WANT-DELTA in the counters, and the driver's
+# skbs as LAYOUT (layout_is words, space-separated) says.
 variant()
 {
-	local p=$1 want=$2 d rc=0
+	local p=$1 want=$2 lay=$3 dev=s$1 d rc=0
 
-	shift 2
+	shift 3
+	: >$TR/trace
 	counters >"$TMP/c"
 	vreq "$p" "$@" --state "$STATE_HEX,$PUSHED" >"$TMP/vreq.out" || rc=$?
 	sed 's/^/# /' "$TMP/vreq.out"
 	d=$(counters_delta "$TMP/c")
 	[ "$d" = "$want" ] || { echo "$d" | sed 's/^/# counters: /'; rc=1; }
+	# shellcheck disable=SC2086
+	layout_is "$dev" $lay || rc=1
 	return $rc
 }
 
+# The receive checksum state the device hands on: a partial one from the
+# sender's offload where the device negotiated VIRTIO_NET_F_GUEST_CSUM
+# (CHECKSUM_PARTIAL, 3), none on the small pair, which did not (its host
+# completes the checksum: CHECKSUM_NONE, 0, and ntpk verifies it).
+declare -A PARTIAL=([mrg]=3 [big]=3 [small]=0)
+# A 1514-byte frame: page fragments in a mergeable buffer; a page of a big
+# buffer, or a small buffer, leaves room for build_skb: linear.
+declare -A PADDED=([mrg]=frags [big]=linear [small]=linear)
 for p in $PAIRS; do
-	ktap_test "${p}_mtu1500_complete_checksum" variant $p "$ANSWERED"
+	ktap_test "${p}_mtu1500_complete_checksum_linear" \
+		variant $p "$ANSWERED" "N=4 csum=0 linear"
 	ktap_test "${p}_checksum_partial_from_sender_offload" \
-		variant $p "$ANSWERED" -- --csum partial
-	ktap_test "${p}_vlan_${VLAN}" variant $p "$ANSWERED" vlan
-	# 1514 bytes: in page fragments on the mergeable pair; linear on
-	# the others (a page of a big buffer, or a small one's copy).
-	ktap_test "${p}_padded_1514_payload_in_page_frag" \
-		variant $p "$ANSWERED" -- --frame-len 1514
+		variant $p "$ANSWERED" "N=4 csum=${PARTIAL[$p]} linear" \
+		-- --csum partial
+	ktap_test "${p}_vlan_${VLAN}_tag_in_data" \
+		variant $p "$ANSWERED" "N=4 csum=0 vlan linear" vlan
+	ktap_test "${p}_padded_1514_${PADDED[$p]}" \
+		variant $p "$ANSWERED6" "N=6 csum=0 ${PADDED[$p]}" \
+		-- --frame-len 1514 --count 3
 	n "$SRV" ethtool -K "s$p" gro off
-	ktap_test "${p}_gro_off_padded_1514" \
-		variant $p "$ANSWERED" -- --frame-len 1514 --csum partial
+	ktap_test "${p}_gro_off_padded_1514_partial" \
+		variant $p "$ANSWERED6" "N=6 csum=${PARTIAL[$p]} ${PADDED[$p]}" \
+		-- --frame-len 1514 --csum partial --count 3
 	n "$SRV" ethtool -K "s$p" gro on
 done
 
 ktap_test "mrg_bad_checksum_dropped_not_answered" variant mrg \
 	"requests +4
-drop_checksum +4" -- --csum bad --expect none --timeout 1
+drop_checksum +4" "N=4 csum=0" -- --csum bad --expect none --timeout 1
 
 # MTU 9000 (host_mtu=9000: the mergeable and big pairs only): an 8000-byte
-# frame spans several mergeable buffers, two pages of a big one.
+# frame spans several mergeable buffers, or two pages of a big one.
 for p in mrg big; do
 	set_mtu $p 9000
-	ktap_test "${p}_mtu9000_8000_byte_frames_across_buffers" \
-		variant $p "$ANSWERED" -- --frame-len 8000
+	ktap_test "${p}_mtu9000_8000_byte_frames_in_page_frags" \
+		variant $p "$ANSWERED" "N=4 csum=0 allfrags" -- --frame-len 8000
 	n "$SRV" ethtool -K "s$p" gro off
-	ktap_test "${p}_mtu9000_gro_off_vlan" \
-		variant $p "$ANSWERED" vlan -- --frame-len 8000 --csum partial
+	ktap_test "${p}_mtu9000_gro_off_vlan_partial" \
+		variant $p "$ANSWERED" "N=4 csum=3 vlan allfrags" \
+		vlan -- --frame-len 8000 --csum partial
 	n "$SRV" ethtool -K "s$p" gro on
 	set_mtu $p 1500
 done
