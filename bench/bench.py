@@ -509,6 +509,7 @@ class Bench:
 		--virtio-pair (VIRTIO_MACS), client device in the client
 		namespace, server device in one namespace that every server
 		shares (Server.start/stop turn each on and off)."""
+		run(['modprobe', 'virtio_net'])
 		devs = {}
 		for d in os.listdir('/sys/class/net'):
 			with open('/sys/class/net/%s/address' % d) as f:
