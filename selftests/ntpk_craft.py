@@ -561,7 +561,11 @@ def vreq_frame(a, fam, sport, tx, csum):
 	header's sum, for the device to finish: CHECKSUM_PARTIAL) or bad."""
 	src, dst = (a.cli4, a.srv4) if fam == 4 else (a.cli6, a.srv6)
 	p = ntp_packet(tx=tx)
-	udp = struct.pack('!HHHH', sport, 123, 56, 0) + p
+	if a.ext_len:
+		# An extension field of a type nobody knows (RFC 7822).
+		p += struct.pack('!HH', 0x2005, a.ext_len) + \
+			random.randbytes(a.ext_len - 4)
+	udp = struct.pack('!HHHH', sport, 123, 8 + len(p), 0) + p
 	if csum == 'partial':
 		ck = csum_fold(csum_add(pseudo(fam, src, dst, len(udp))))
 	else:
@@ -650,7 +654,8 @@ def cmd_vreq(a):
 	--state-json: `ntpkctl -j show` of a followed state).  --expect none:
 	no reply may come.  --control CMD: then CMD (a shell command: hand
 	the requests to chronyd), the same frames again, and chronyd's
-	answers compared with ntpk's.  JSON per family: sent, answered,
+	answers compared with ntpk's.  --ext-len: requests ntpk passes on
+	(--expect passed: no answer at ntpk's stratum).  JSON per family: sent, answered,
 	answers, strata, problems."""
 	tx_sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 	tx_sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
@@ -687,6 +692,14 @@ def cmd_vreq(a):
 		if a.expect == 'none':
 			if got:
 				o['problems'].append('%s: answered' % name)
+			continue
+		if a.expect == 'passed':
+			# Not ntpk's to answer: whatever the daemon does with
+			# it, no answer of ntpk's stratum.
+			if st and any(len(d['payload']) > 1 and
+				      d['payload'][1] == st.stratum for d in got):
+				o['problems'].append('%s: answered at stratum %d'
+						     % (name, st.stratum))
 			continue
 		if len(got) != 1:
 			o['problems'].append('%s: %d answers' % (name, len(got)))
@@ -1973,7 +1986,11 @@ def main():
 		       'datagram, which says how long it is)')
 	p.add_argument('--csum', choices=('full', 'partial', 'bad'),
 		       default='full')
-	p.add_argument('--expect', choices=('ntpk', 'none'), default='ntpk')
+	p.add_argument('--ext-len', type=int, default=0,
+		       help='an extension field of this many bytes (a '
+		       'multiple of 4, 28 at least) after the 48')
+	p.add_argument('--expect', choices=('ntpk', 'none', 'passed'),
+		       default='ntpk')
 	p.add_argument('--state-json', metavar='FILE')
 	p.add_argument('--control', metavar='CMD')
 	p.add_argument('--timeout', type=float, default=3)

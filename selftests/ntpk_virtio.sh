@@ -89,7 +89,7 @@ if [ ${#DEV[@]} -eq 0 ]; then
 fi
 
 echo "ntpk_virtio: start" >/dev/kmsg
-ktap_plan 26
+ktap_plan 34
 
 # Each pair's devices are virtio-net, with the receive buffers wanted:
 # VIRTIO_NET_F_MRG_RXBUF is feature bit 15, GUEST_CSUM 1, GUEST_TSO4 7,
@@ -296,7 +296,7 @@ layout()	# DEV
 	sed -n "s/.* dev=$1 .*protocol=0x\([0-9a-f]*\) ip_summed=\([0-9]*\) .* len=\([0-9]*\) data_len=[0-9]* .* nr_frags=\([0-9]*\) .*/\1 \3 \2 \4/p" \
 		$TR/trace |
 		awk '($1 == "0800" && $2 == 76) || ($1 == "86dd" && $2 == 96) ||
-		     ($1 == "8100" && ($2 == 80 || $2 == 100)) || $2 >= 1400'
+		     ($1 == "8100" && ($2 == 80 || $2 == 100)) || $2 >= 1000'
 }
 
 # layout_is WANT...: the trace's requests, all of them: csum=N (ip_summed;
@@ -333,9 +333,14 @@ variant()
 	local p=$1 want=$2 lay=$3 dev=s$1 d rc=0
 
 	shift 3
+	# Ports of this variant's own: a request's bytes are never where an
+	# earlier one's were left (a module that read past the linear head
+	# could find those there and answer as if it had read this one).
+	echo $(($(cat "$TMP/nvariant" 2>/dev/null || echo 0) + 1)) >"$TMP/nvariant"
 	: >$TR/trace
 	counters >"$TMP/c"
-	vreq "$p" "$@" --state "$STATE_HEX,$PUSHED" >"$TMP/vreq.out" || rc=$?
+	vreq "$p" "$@" --sport $((20000 + 100 * $(cat "$TMP/nvariant"))) \
+		--state "$STATE_HEX,$PUSHED" >"$TMP/vreq.out" || rc=$?
 	sed 's/^/# /' "$TMP/vreq.out"
 	d=$(counters_delta "$TMP/c")
 	[ "$d" = "$want" ] || { echo "$d" | sed 's/^/# counters: /'; rc=1; }
@@ -344,13 +349,61 @@ variant()
 	return $rc
 }
 
+# Requests ntpk passes on: counted after its hook, and what the stack then
+# made of them (a datagram corrupted on the way would be a checksum error).
+n "$SRV" nft -f - <<EOF
+table inet ntpk_virtio_srv {
+	counter passed { }
+	chain pre {
+		type filter hook prerouting priority 0; policy accept;
+		udp dport 123 udp length > 1000 counter name passed
+	}
+}
+EOF
+udp_snmp()	# "InDatagrams InCsumErrors" of both families, summed
+{
+	n "$SRV" awk '$1 == "Udp:" && $2 ~ /^[0-9]/ { d += $2; e += $8 }
+		$1 == "Udp6InDatagrams" { d += $2 } $1 == "Udp6InCsumErrors" { e += $2 }
+		END { print d, e }' /proc/net/snmp /proc/net/snmp6
+}
+
+# passed_variant PAIR N LAYOUT [vlan] [-- VREQ-ARGS]: N requests with an
+# extension field (--ext-len), each counted and passed on by ntpk
+# (pass_extensions), seen after its hook, and delivered by the stack to
+# chronyd's socket without a checksum error.
+passed_variant()
+{
+	local p=$1 cnt=$2 lay=$3 p0 p1 s0 s1 rc=0
+
+	shift 3
+	p0=$(n "$SRV" nft list counter inet ntpk_virtio_srv passed | awk '$1 == "packets" { print $2 }')
+	s0=$(udp_snmp)
+	variant "$p" "requests +$cnt
+pass_extensions +$cnt" "$lay" "$@" --expect passed --timeout 1 || rc=$?
+	# chronyd reads them (the stack counts a datagram when it is read).
+	wait_until 5 eval '[ $(($(udp_snmp | cut -d" " -f1) - ${s0% *})) -ge $cnt ]' || true
+	s1=$(udp_snmp)
+	# shellcheck disable=SC2086
+	set -- $s0 $s1
+	p1=$(n "$SRV" nft list counter inet ntpk_virtio_srv passed | awk '$1 == "packets" { print $2 }')
+	echo "# passed on: +$((p1 - p0)); read from chronyd's socket +$(($3 - $1)), checksum errors +$(($4 - $2))"
+	[ "$p1" = $((p0 + cnt)) ] || rc=1
+	[ $(($3 - $1)) -ge "$cnt" ] && [ "$4" = "$2" ] || rc=1
+	return $rc
+}
+
 # The receive checksum state the device hands on: a partial one from the
 # sender's offload where the device negotiated VIRTIO_NET_F_GUEST_CSUM
 # (CHECKSUM_PARTIAL, 3), none on the small pair, which did not (its host
 # completes the checksum: CHECKSUM_NONE, 0, and ntpk verifies it).
 declare -A PARTIAL=([mrg]=3 [big]=3 [small]=0)
-# A 1514-byte frame: page fragments in a mergeable buffer; a page of a big
-# buffer, or a small buffer, leaves room for build_skb: linear.
+# A frame of 1205 bytes or more: page fragments in a mergeable buffer
+# (only the Ethernet header is copied to the head); a page of a big buffer,
+# or a small buffer, leaves room for build_skb: linear.  A request padded
+# behind its datagram to 1514 bytes reaches ntpk linear all the same: the
+# stack trims the padding, and skb_condense() pulls the 76 bytes left into
+# the head; one with a 1300-byte extension field (ntpk passes it on, to
+# chronyd) keeps its UDP header and payload in the fragment.
 declare -A PADDED=([mrg]=frags [big]=linear [small]=linear)
 for p in $PAIRS; do
 	ktap_test "${p}_mtu1500_complete_checksum_linear" \
@@ -363,10 +416,16 @@ for p in $PAIRS; do
 	ktap_test "${p}_padded_1514_${PADDED[$p]}" \
 		variant $p "$ANSWERED6" "N=6 csum=0 ${PADDED[$p]}" \
 		-- --frame-len 1514 --count 3
+	ktap_test "${p}_extension_field_1300_${PADDED[$p]}_passed" \
+		passed_variant $p 6 "N=6 csum=0 ${PADDED[$p]}" \
+		-- --ext-len 1300 --count 3
 	n "$SRV" ethtool -K "s$p" gro off
 	ktap_test "${p}_gro_off_padded_1514_partial" \
 		variant $p "$ANSWERED6" "N=6 csum=${PARTIAL[$p]} ${PADDED[$p]}" \
 		-- --frame-len 1514 --csum partial --count 3
+	ktap_test "${p}_gro_off_extension_field_1300_partial_passed" \
+		passed_variant $p 6 "N=6 csum=${PARTIAL[$p]} ${PADDED[$p]}" \
+		-- --ext-len 1300 --csum partial --count 3
 	n "$SRV" ethtool -K "s$p" gro on
 done
 
@@ -380,6 +439,8 @@ for p in mrg big; do
 	set_mtu $p 9000
 	ktap_test "${p}_mtu9000_8000_byte_frames_in_page_frags" \
 		variant $p "$ANSWERED" "N=4 csum=0 allfrags" -- --frame-len 8000
+	ktap_test "${p}_mtu9000_extension_field_7900_in_page_frags_passed" \
+		passed_variant $p 4 "N=4 csum=0 allfrags" -- --ext-len 7900
 	n "$SRV" ethtool -K "s$p" gro off
 	ktap_test "${p}_mtu9000_gro_off_vlan_partial" \
 		variant $p "$ANSWERED" "N=4 csum=3 vlan allfrags" \
