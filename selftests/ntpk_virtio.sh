@@ -33,27 +33,36 @@
 #      sender's offload; the small pair negotiates no receive checksum
 #      offload, so its host completes them: ethtool -K rx is fixed on
 #      virtio-net, the device decides), GRO on and off, an 802.1Q VLAN,
-#      MTU 1500 and 9000, and requests whose UDP header and payload the
-#      driver puts in page fragments: a frame padded behind its IP
-#      datagram to 1514 bytes leaves a mergeable buffer too little
-#      tailroom for build_skb, so only the Ethernet header is copied to
-#      the head; 8000 bytes spans several mergeable buffers, or two pages
-#      of a big one (page_to_skb() in drivers/net/virtio_net.c).  Each
-#      request ends in exactly the counters wanted; bad checksums are
-#      dropped, never answered;
-#   3. a trafgen flood from the client's device (valid IPv4 and IPv6
+#      MTU 1500 and 9000; each request ends in exactly the counters
+#      wanted, bad checksums are dropped, never answered; and what the
+#      driver built for each request is asserted from the
+#      net:napi_gro_receive_entry tracepoint (checksum state, linear or in
+#      page fragments, the tag in the data);
+#   3. page fragments.  A frame of 1205 bytes or more leaves a mergeable
+#      buffer too little tailroom for build_skb: only the Ethernet header
+#      is copied to the head, the rest stays in the page (page_to_skb() in
+#      drivers/net/virtio_net.c); 8000 bytes span several mergeable
+#      buffers, or two pages of a big one.  A request ntpk answers is 90
+#      to 114 bytes, copied whole into the head; padded behind its
+#      datagram to 1514 or 8000 bytes it leaves the driver in fragments,
+#      but ip_rcv's trim of the padding condenses the 76 bytes left into
+#      the head (skb_condense()) before ntpk's hook: answered, and
+#      linear there.  What reaches ntpk with its UDP header and payload in
+#      a fragment is a request with an extension field (1300 or 7900
+#      bytes here): it must be counted (pass_extensions), passed on, and
+#      read intact from chronyd's socket;
+#   4. a trafgen flood from the client's device (valid IPv4 and IPv6
 #      requests and, on purpose, one with a bad UDP checksum): the
 #      counters add up exactly to what reached the device, no drop_*
 #      counter moves but drop_checksum, by the bad ones; then rmmod under
 #      the flood, with a clean kernel log.
 #
 # Splitting the 48 bytes of a request between two fragments is not
-# something the driver can be made to do for a request ntpk would answer:
-# both receive modes fill each buffer from the frame's start, and the
-# first one holds at least 1524 bytes (a mergeable buffer) or a page (big
-# mode), while a plain request ends by byte 114 (110 over IPv6, 4 more with
-# a tag); only extension headers could push it across, and ntpk passes
-# those on without looking at the payload.
+# something the driver can be made to do: both receive modes fill each
+# buffer from the frame's start, and the first holds at least 1524 bytes
+# (a mergeable buffer) or a page (big mode), while a request ends by byte
+# 114; only extension headers could push it across, and ntpk passes those
+# on without looking at the payload.
 
 . "$(dirname "$0")/lib.sh"
 
