@@ -655,8 +655,8 @@ def cmd_vreq(a):
 	no reply may come.  --control CMD: then CMD (a shell command: hand
 	the requests to chronyd), the same frames again, and chronyd's
 	answers compared with ntpk's.  --ext-len: requests ntpk passes on
-	(--expect passed: no answer at ntpk's stratum).  JSON per family: sent, answered,
-	answers, strata, problems."""
+	(--expect passed: no answer at ntpk's stratum).  JSON per family:
+	sent, answered, answers, strata, problems."""
 	tx_sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 	tx_sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
 	tx_sock.bind((a.iface, 0))
