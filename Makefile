@@ -25,7 +25,8 @@
 #                   table first, then rate and residence time in real-time
 #                   TCG (bench/out/)
 #   make bench-icount  instructions per request of each, 3 boots under QEMU
-#                   icount (bench/out/icount.md)
+#                   icount (bench/out/icount.md); VIRTIO=1 (make bench too):
+#                   also the floor and ntpk behind virtio-net, 3 more boots
 #   make bench-rate  rate and residence time alone (bench/out/summary.md)
 #   make bench-profile  where one reply's instructions go, under icount
 #                   (PROFILE=ntpk; bench/out/profile-icount-ntpk.txt)
@@ -177,6 +178,8 @@ check-build: need-kdir
 # is where scripts/ynl-unpack put tools/net/ynl of linux-source-6.12.
 # ntpk_deb.sh installs the Debian packages: make deb-pkgs builds them first
 # (make deb, lintian included, and the next version to upgrade to).
+# ntpk_virtio.sh wants the guest's virtio-net pairs (vm-run --virtio-pair):
+# every guest suite has them, so that it never skips for want of them.
 VM_DEB_TEST = $(if $(VM_TESTS),$(filter ntpk_deb.sh,$(VM_TESTS)),all)
 # 2 GiB: ntpk_userns.sh sets the largest rate limit table (256 MiB) twice,
 # late in the suite.  In 1 GiB, fragmented by then, finding the 2 MiB pages
@@ -188,19 +191,20 @@ check-vm: need-kdir
 	ynl=$$(scripts/ynl-unpack) && \
 	NTPK_NTPD="$$NTPD" NTPK_NTPD_LIBS="$$NTPD_LD_LIBRARY_PATH" \
 	NTPK_YNL="$$ynl" \
-	$(VM_RUN) --cpus 2 --mem 2G --timeout $(VM_TIMEOUT) -- \
+	$(VM_RUN) --cpus 2 --mem 2G --timeout $(VM_TIMEOUT) --virtio-pair -- \
 		selftests/run $(VM_TESTS)
 
 # The guest suite again on each other kernel ntpk supports that a guest can
 # boot (scripts/kernels --bootable: Debian 12's 6.1 or 6.12, whichever KVER
 # is not), each with the module built for it; then kmod/ntpk.ko is KVER's
 # again.  VM_TESTS_KERNELS picks the tests there; by default the ones that
-# touch what differs between kernels (the hook and skb, generic netlink,
-# namespaces and unload, timekeeping), to keep make check near 20 minutes:
+# touch what differs between kernels (the hook and skb, the NIC driver's
+# receive path, generic netlink, namespaces and unload, timekeeping), to
+# keep make check near 20 minutes:
 # the whole suite on 6.12 passes too (VM_TESTS_KERNELS= for all of it).
 VM_TESTS_KERNELS ?= ntpk_smoke.sh ntpk_fastpath.sh ntpk_badinput.sh \
 	ntpk_ctl.sh ntpk_ynl.sh ntpk_lifecycle.sh ntpk_truth.sh ntpk_leap.sh \
-	ntpk_rxstamp.sh
+	ntpk_rxstamp.sh ntpk_virtio.sh
 check-vm-kernels:
 	@for k in $(filter-out $(KVER),$(shell "$(CURDIR)/scripts/kernels" --bootable)); do \
 		echo "check-vm-kernels: the guest suite on $$k"; \
@@ -260,7 +264,7 @@ check-locations:
 bench: bench-icount bench-rate
 
 bench-icount:
-	bench/run --icount
+	bench/run --icount $(if $(VIRTIO),--virtio)
 
 bench-rate:
 	bench/run

@@ -33,6 +33,38 @@ def ratio(a, b):
 	return None if a is None or not b else a / b
 
 
+def virtio_table(vruns, veth_mean, veth_above):
+	"""The floor and ntpk behind virtio-net beside their veth figures:
+	the driver's receive and transmit are in both the floor and ntpk, so
+	ntpk above the floor should not move much; what does is the driver's
+	share of answering (the reply's transmit, the request's pages)."""
+	L = ['', 'Behind virtio-net (scripts/vm-run --virtio-pair, mergeable '
+	     'receive buffers, MTU 1500), each run a fresh boot:', '',
+	     '| server | instructions per request (%s) | ± | above the floor '
+	     '| veth: per request | veth: above the floor |' %
+	     ', '.join('run %d' % (i + 1) for i in range(len(vruns))),
+	     '| --- | ---: | ---: | ---: | ---: | ---: |']
+	names = [n for n in ('ntpk', 'floor') if all(n in r for r in vruns)]
+	mean = {n: sum(r[n] for r in vruns) / len(vruns) for n in names}
+	spread = {n: max(abs(r[n] - mean[n]) for r in vruns) / mean[n]
+		  for n in names}
+	for n in names:
+		L.append('| %s | %s | %.1f%% | %s | %s | %s |' % (
+			LABEL[n], ' / '.join(fmt(r[n]) for r in vruns),
+			spread[n] * 100,
+			'-' if n == 'floor' or 'floor' not in mean
+			else fmt(mean[n] - mean['floor']),
+			fmt(veth_mean.get(n)),
+			'-' if n == 'floor' else fmt(veth_above.get(n))))
+	if 'ntpk' in mean and 'floor' in mean and veth_above.get('ntpk'):
+		v = mean['ntpk'] - mean['floor']
+		L += ['', 'ntpk above the floor: %.0f behind virtio-net, %.0f '
+		      'behind veth (%+.0f, %+.1f%%).' % (
+			      v, veth_above['ntpk'], v - veth_above['ntpk'],
+			      (v / veth_above['ntpk'] - 1) * 100)]
+	return L + ['']
+
+
 def main():
 	ap = argparse.ArgumentParser()
 	g = ap.add_mutually_exclusive_group(required=True)
@@ -40,16 +72,24 @@ def main():
 	g.add_argument('--gate', action='store_true')
 	ap.add_argument('--baseline', required=True)
 	ap.add_argument('--out', required=True)
+	ap.add_argument('--virtio', default='',
+			help='comma-separated runs behind virtio-net (bench/'
+			'icount.py --virtio): a table of their own beside')
 	ap.add_argument('runs', nargs='+')
 	a = ap.parse_args()
 
-	runs = []
-	for path in a.runs:
-		with open(path) as f:
-			text = f.read().strip()
-		if not text:
-			sys.exit('icount: %s is empty: the guest run failed' % path)
-		runs.append(json.loads(text.splitlines()[-1]))
+	def load(paths):
+		out = []
+		for path in paths:
+			with open(path) as f:
+				text = f.read().strip()
+			if not text:
+				sys.exit('icount: %s is empty: the guest run failed'
+					 % path)
+			out.append(json.loads(text.splitlines()[-1]))
+		return out
+	runs = load(a.runs)
+	vruns = load([p for p in a.virtio.split(',') if p])
 	names = [n for n in ORDER if all(n in r for r in runs)]
 	mean = {n: sum(r[n] for r in runs) / len(runs) for n in names}
 	# The largest deviation of a run from the mean, as a fraction.
@@ -116,6 +156,8 @@ def main():
 	      'an idle spell\'s, divided by the requests offered.' % (
 		      m.get('guest', '?'), m.get('count', 0), m.get('rate', 0),
 		      m.get('commit', '?')), '']
+	if vruns:
+		L += virtio_table(vruns, mean, above)
 	text = '\n'.join(L)
 	print(text, end='')
 	with open(os.path.join(a.out, 'icount.md'), 'w') as f:
@@ -124,6 +166,9 @@ def main():
 		json.dump({'runs': runs, 'mean': mean, 'spread': spread,
 			   'above_floor': above, 'targets': targets}, f, indent=1)
 	bad = [n for n in names if spread[n] > SPREAD_MAX]
+	if vruns:
+		with open(os.path.join(a.out, 'icount-virtio.json'), 'w') as f:
+			json.dump({'runs': vruns}, f, indent=1)
 	if bad:
 		print('icount: FAILED: a run more than %d%% off the mean: %s' % (
 			SPREAD_MAX * 100, ', '.join(bad)))

@@ -17,6 +17,9 @@
            answered (by stratum).
   fragreq  (client namespace) a valid request in two fragments, raw; the
            answer.
+  vreq     (client namespace) valid requests, raw, through a real NIC
+           driver: padded frames, partial or bad checksums; every reply
+           checked, and compared with chronyd's to the same request.
   decode   a capture, decoded by tshark: every reply checked field by
            field against its request and the pushed state.
   mixed    (client namespace) the fail-safe workload: plain, mode 6,
@@ -228,6 +231,27 @@ class State:
 		self.refid = int(f[5], 16)
 		self.reftime = int(f[6], 16)
 		self.pushed_ns = int(f[7])
+		# What the dispersion may grow by, ppm (ntpk's default rate).
+		self.ppm = 15
+
+	@classmethod
+	def from_show(cls, j, now_ns):
+		"""The state of `ntpkctl -j show` (as ntpkctl follow pushed
+		it), read at now_ns.  The pushed time is taken a second early
+		and the rate is the state's own plus the default: bounds, not
+		ntpk's arithmetic."""
+		s = j['state']
+		st = cls.__new__(cls)
+		st.leap, st.stratum = s['leap'], s['stratum']
+		st.precision = s['precision']
+		st.rootdelay = round(s['root_delay'] * 65536)
+		st.rootdisp = round(s['root_dispersion'] * 65536)
+		st.refid = int(s['refid_raw'], 16)
+		st.reftime = int(s['reftime_raw'], 16)
+		st.pushed_ns = now_ns - (s['age_ms'] + 1000) * 10**6
+		st.ppm = 15 + (s.get('disp_rate_ppb', 0) +
+			       s.get('slew_rate_ppb', 0)) / 1000
+		return st
 
 
 def check_reply(r, req, st, t0_ns, t1_ns, srv_mac, cli_mac):
@@ -281,7 +305,7 @@ def check_reply(r, req, st, t0_ns, t1_ns, srv_mac, cli_mac):
 	disp, = struct.unpack('!I', p[8:12])
 	# pushed_ns is taken before the push: an upper bound on the age.
 	age_s = (t1_ns - st.pushed_ns) / 1e9
-	hi = st.rootdisp + int(15e-6 * 65536 * age_s) + 2
+	hi = st.rootdisp + int(st.ppm * 1e-6 * 65536 * age_s) + 2
 	if not st.rootdisp <= disp <= hi:
 		bad.append('root dispersion %#x not in [%#x, %#x]'
 			   % (disp, st.rootdisp, hi))
@@ -522,6 +546,183 @@ def cmd_decode(a):
 	res['ok'] = not res['problems']
 	print(json.dumps(res, sort_keys=True))
 	return 0 if res['ok'] else 1
+
+
+# --- raw requests through a real driver (ntpk_virtio.sh) ------------------------
+
+PACKET_VNET_HDR = 15
+VNET_HDR_F_NEEDS_CSUM = 1
+
+
+def vreq_frame(a, fam, sport, tx, csum):
+	"""A valid v4 request from sport, as (frame, request payload): the
+	Ethernet frame is padded to a.frame_len bytes after the IP datagram
+	(the server's stack trims them); csum full (complete), partial (the pseudo
+	header's sum, for the device to finish: CHECKSUM_PARTIAL) or bad."""
+	src, dst = (a.cli4, a.srv4) if fam == 4 else (a.cli6, a.srv6)
+	p = ntp_packet(tx=tx)
+	if a.ext_len:
+		# An extension field of a type nobody knows (RFC 7822).
+		p += struct.pack('!HH', 0x2005, a.ext_len) + \
+			random.randbytes(a.ext_len - 4)
+	udp = struct.pack('!HHHH', sport, 123, 8 + len(p), 0) + p
+	if csum == 'partial':
+		ck = csum_fold(csum_add(pseudo(fam, src, dst, len(udp))))
+	else:
+		ck = udp_csum(fam, src, dst, udp)
+		if csum == 'bad':
+			ck ^= 0x5a5a
+	udp = udp[:6] + struct.pack('!H', ck) + udp[8:]
+	if fam == 4:
+		l3 = eth(a.srv_mac, a.cli_mac, ETH_P_IP) + \
+			ipv4_hdr(src, dst, len(udp), ident=sport)
+	else:
+		l3 = eth(a.srv_mac, a.cli_mac, ETH_P_IPV6) + \
+			ipv6_hdr(src, dst, len(udp))
+	fr = l3 + udp + bytes(max(0, a.frame_len - len(l3) - len(udp)))
+	vh = struct.pack('<BBHHHH', VNET_HDR_F_NEEDS_CSUM, 0, 0, 0, len(l3), 6) \
+		if csum == 'partial' else bytes(10)
+	return vh + fr, {'fam': fam, 'src': src, 'dst': dst, 'sport': sport,
+			 'dport': 123, 'payload': p}
+
+
+def vreq_exchange(a, tx_sock, snf, frames):
+	"""Send each frame in turn, wait for its answers; [(request, [reply
+	frames], t_sent_ns, t_answer_ns)]."""
+	out = []
+	for fr, req in frames:
+		snf.drain()
+		t0 = time.time_ns()
+		tx_sock.send(fr)
+		got = []
+		end = time.time() + a.timeout
+		while time.time() < end:
+			select.select([snf.s], [], [], 0.05)
+			for f in snf.drain():
+				d = parse_frame(f)
+				if d and d.get('sport') == 123 and \
+				   d.get('dport') == req['sport'] and \
+				   d['src'] == req['dst']:
+					got.append(d)
+			if got:
+				# A second answer would come right after.
+				end = min(end, time.time() + 0.2)
+		out.append((req, got, t0, time.time_ns()))
+	return out
+
+
+def vreq_compare(r, c):
+	"""Differences between ntpk's reply r and chronyd's reply c to the
+	same request, besides what must differ (timestamps, dispersion)."""
+	bad = []
+	# Not the IPv4 ID (DF is set: ntpk leaves it 0, a socket's reply a
+	# counter, both fine), nor whether the UDP checksum is complete:
+	# chronyd's leaves with a partial one for the device to finish (tx
+	# offload), and the client's driver hands it on as such
+	# (CHECKSUM_PARTIAL), so that a capture sees the pseudo-header's sum.
+	# ntpk computes its own in full: check_reply checks it.
+	for k in ('dmac', 'smac', 'fam', 'src', 'dst', 'proto', 'ihl', 'tot',
+		  'frag', 'tos', 'ttl', 'plen', 'sport', 'dport', 'ulen'):
+		if r.get(k) != c.get(k):
+			bad.append('%s: ntpk %r, chronyd %r' % (k, r.get(k),
+								 c.get(k)))
+	p, q = r['payload'], c['payload']
+	if len(p) != 48 or len(q) != 48:
+		return bad + ['ntp lengths %d, %d' % (len(p), len(q))]
+	for what, lo, hi in (('li/vn/mode', 0, 1), ('stratum', 1, 2),
+			     ('poll', 2, 3), ('root delay', 4, 8),
+			     ('refid', 12, 16), ('origin', 24, 32)):
+		if p[lo:hi] != q[lo:hi]:
+			bad.append('%s: ntpk %s, chronyd %s' % (
+				what, p[lo:hi].hex(), q[lo:hi].hex()))
+	# follow measures the clock's precision itself, as chronyd did when
+	# it started: under emulation the two can be a step apart.
+	pp, qp = struct.unpack('!bb', p[3:4] + q[3:4])
+	if abs(pp - qp) > 1:
+		bad.append('precision: ntpk %d, chronyd %d' % (pp, qp))
+	# ntpk's reference time is chronyd's as follow last read it.
+	rt, ct = (struct.unpack('!Q', x[16:24])[0] >> 32 for x in (p, q))
+	if not 0 <= ct - rt <= 64:
+		bad.append('reftime: ntpk %d s, chronyd %d s' % (rt, ct))
+	return bad
+
+
+def cmd_vreq(a):
+	"""Valid requests sent raw from the client's device (a real driver
+	on the way, unlike veth), --count per family: every reply checked
+	field by field against its request and the state (--state, or
+	--state-json: `ntpkctl -j show` of a followed state).  --expect none:
+	no reply may come.  --control CMD: then CMD (a shell command: hand
+	the requests to chronyd), the same frames again, and chronyd's
+	answers compared with ntpk's.  --ext-len: requests ntpk passes on
+	(--expect passed: no answer at ntpk's stratum).  JSON per family:
+	sent, answered, answers, strata, problems."""
+	tx_sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+	tx_sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+	tx_sock.bind((a.iface, 0))
+	snf = Sniffer(a.iface)
+	if a.state_json:
+		with open(a.state_json) as f:
+			st = State.from_show(json.load(f), time.time_ns())
+	else:
+		st = State(a.state) if a.state else None
+	frames = []
+	for fam in (int(x) for x in a.families.split(',')):
+		for i in range(a.count):
+			frames.append(vreq_frame(a, fam, a.sport + 10 * fam + i,
+						 ntp_now() ^ random.getrandbits(20),
+						 a.csum))
+	res = vreq_exchange(a, tx_sock, snf, frames)
+	ctl = None
+	if a.control:
+		subprocess.run(a.control, shell=True, check=True)
+		ctl = vreq_exchange(a, tx_sock, snf, frames)
+	out = {}
+	for i, (req, got, t0, t1) in enumerate(res):
+		o = out.setdefault(str(req['fam']), {
+			'sent': 0, 'answered': 0, 'answers': 0, 'strata': {},
+			'problems': []})
+		o['sent'] += 1
+		o['answered'] += bool(got)
+		o['answers'] += len(got)
+		for d in got:
+			k = str(d['payload'][1]) if len(d['payload']) > 1 else '?'
+			o['strata'][k] = o['strata'].get(k, 0) + 1
+		name = 'v%d sport %d' % (req['fam'], req['sport'])
+		if a.expect == 'none':
+			if got:
+				o['problems'].append('%s: answered' % name)
+			continue
+		if a.expect == 'passed':
+			# Not ntpk's to answer: whatever the daemon does with
+			# it, no answer of ntpk's stratum.
+			if st and any(len(d['payload']) > 1 and
+				      d['payload'][1] == st.stratum for d in got):
+				o['problems'].append('%s: answered at stratum %d'
+						     % (name, st.stratum))
+			continue
+		if len(got) != 1:
+			o['problems'].append('%s: %d answers' % (name, len(got)))
+			continue
+		if st:
+			for b in check_reply(got[0], req, st, t0, t1,
+					     a.srv_mac, a.cli_mac):
+				o['problems'].append('%s: %s' % (name, b))
+		if ctl:
+			cgot = ctl[i][1]
+			if len(cgot) != 1:
+				o['problems'].append('%s: chronyd gave %d answers'
+						     % (name, len(cgot)))
+				continue
+			o.setdefault('chronyd_strata', []).append(
+				cgot[0]['payload'][1])
+			for b in vreq_compare(got[0], cgot[0]):
+				o['problems'].append('%s vs chronyd: %s' % (name, b))
+	for o in out.values():
+		del o['problems'][20:]
+	print(json.dumps(out, sort_keys=True))
+	ok = all(not o['problems'] for o in out.values())
+	return 0 if ok else 1
 
 
 # --- netlink: ntpk's generic netlink family, nftables counters -------------------
@@ -1774,6 +1975,26 @@ def main():
 	client(p)
 	p.add_argument('--timeout', type=float, default=5)
 
+	p = sub.add_parser('vreq')
+	client(p)
+	p.add_argument('--families', default='4,6')
+	p.add_argument('--count', type=int, default=2)
+	p.add_argument('--sport', type=int, default=41000,
+		       help='request i of family F comes from SPORT + 10 F + i')
+	p.add_argument('--frame-len', type=int, default=0,
+		       help='pad each frame to this many bytes (after the IP '
+		       'datagram, which says how long it is)')
+	p.add_argument('--csum', choices=('full', 'partial', 'bad'),
+		       default='full')
+	p.add_argument('--ext-len', type=int, default=0,
+		       help='an extension field of this many bytes (a '
+		       'multiple of 4, 28 at least) after the 48')
+	p.add_argument('--expect', choices=('ntpk', 'none', 'passed'),
+		       default='ntpk')
+	p.add_argument('--state-json', metavar='FILE')
+	p.add_argument('--control', metavar='CMD')
+	p.add_argument('--timeout', type=float, default=3)
+
 	p = sub.add_parser('decode')
 	p.add_argument('--pcap', required=True)
 	p.add_argument('--servers', required=True,
@@ -1808,7 +2029,7 @@ def main():
 	return {'listen': cmd_listen, 'cases': cmd_cases, 'flood': cmd_flood,
 		'mixed': cmd_mixed, 'churn': cmd_churn, 'query': cmd_query,
 		'decode': cmd_decode, 'fragreq': cmd_fragreq,
-		'slowntp': cmd_slowntp}[a.cmd](a)
+		'slowntp': cmd_slowntp, 'vreq': cmd_vreq}[a.cmd](a)
 
 
 if __name__ == '__main__':
