@@ -1078,7 +1078,7 @@ test_follow()
 # off while the fast path goes on answering; SIGTERM says follow-stopped.
 vip_has()
 {
-	[ -n "$(n "$1" ip -br addr show dev ntpvip to 192.0.2.123/32)" ]
+	[ -n "$(n "$1" ip addr show dev ntpvip scope global)" ]
 }
 
 test_follow_vip()
