@@ -506,8 +506,9 @@ upstream_step() {
 	done
 	wait_until 60 all_tracking 1 $UP_REFID ||
 		{ fail "the nodes never synchronised to the upstream"; nodes_diag; return 0; }
+	# Whatever they say, the step goes on: the route samples tell.
 	wait_until 30 all_signals "none none yes" ||
-		{ fail "signals on the upstream"; nodes_diag; return 0; }
+		{ fail "signals on the upstream"; nodes_diag; }
 	mark_logs
 	mon_start
 	now_ms

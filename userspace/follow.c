@@ -86,6 +86,12 @@
  * it run out.
  */
 #define VIP_LEASE_MIN_S		10
+/*
+ * --vip: the time service goes to the module at every change and at least
+ * this often, so that a module loaded again has it back soon, and an age
+ * beyond it in show says that follow is not running.
+ */
+#define SERVICE_REFRESH_MS	10000
 
 struct follow_opts {
 	const char *source;
@@ -116,6 +122,7 @@ struct follower {
 	bool service_sent;		/* the module has these two: */
 	uint32_t service_sent_reason;
 	bool service_announced;
+	struct timespec service_sent_at;	/* CLOCK_MONOTONIC */
 	int service_err;		/* the failure to send it last logged */
 };
 
@@ -443,17 +450,21 @@ static uint64_t module_max_age_ms(struct follower *f)
 
 /*
  * Tells the module the time service's verdict and whether the VIPs are
- * on, for show and the metrics, when either changed or the last telling
- * failed.  A module without NTPK_CMD_SERVICE_SET (older) is logged once
- * and changes nothing else.
+ * on, for show and the metrics, when either changed, the last telling
+ * failed, or SERVICE_REFRESH_MS passed.  A module without
+ * NTPK_CMD_SERVICE_SET (older) is logged once and changes nothing else.
  */
 static void report_service(struct follower *f, uint32_t reason, bool announced)
 {
+	struct timespec now;
 	const char *ext;
 	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (f->service_sent && f->service_sent_reason == reason &&
-	    f->service_announced == announced)
+	    f->service_announced == announced &&
+	    src_mono_diff_ns(&now, &f->service_sent_at) <
+	    SERVICE_REFRESH_MS * 1000000LL)
 		return;
 	f->service_sent = false;
 	if (!f->ipc && ipc_open(&f->ipc)) {
@@ -475,6 +486,7 @@ static void report_service(struct follower *f, uint32_t reason, bool announced)
 	f->service_sent = true;
 	f->service_sent_reason = reason;
 	f->service_announced = announced;
+	f->service_sent_at = now;
 }
 
 /*

@@ -123,7 +123,8 @@
  *       NTPK_SERVICE_A_ANNOUNCED: NLA_U8, 0..1: the node's anycast addresses
  *                              are on their announcing device now
  *     The second health signal, beside the fast path's (NTPK_A_STATUS):
- *     ntpkctl follow --vip reports it on every change and when it exits.
+ *     ntpkctl follow --vip reports it on every change, every 10 s and when
+ *     it exits.
  *     The module only keeps it for GET; it changes no reply.
  */
 
