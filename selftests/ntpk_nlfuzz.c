@@ -696,7 +696,10 @@ static void structured(void)
 	put(m, NTPK_A_ADDR, v4, 4);
 	check("address not nested", m, EXPECT_ERR);
 
-	/* NTPK_CMD_SERVICE_SET: the time service's reasons only, both needed. */
+	/*
+	 * NTPK_CMD_SERVICE_SET: the time service's reasons only, both needed;
+	 * beyond the policy's bounds, -ERANGE.
+	 */
 	m = start(NTPK_CMD_SERVICE_SET);
 	nest(m, NTPK_A_SERVICE);
 	put_u32(m, NTPK_SERVICE_A_REASON, NTPK_REASON_DISTANCE);
@@ -721,12 +724,12 @@ static void structured(void)
 	nest(m, NTPK_A_SERVICE);
 	put_u32(m, NTPK_SERVICE_A_REASON, __NTPK_REASON_MAX);
 	put_u8(m, NTPK_SERVICE_A_ANNOUNCED, 1);
-	check("service with an unknown reason", m, -EINVAL);
+	check("service with an unknown reason", m, -ERANGE);
 	m = start(NTPK_CMD_SERVICE_SET);
 	nest(m, NTPK_A_SERVICE);
 	put_u32(m, NTPK_SERVICE_A_REASON, NTPK_REASON_NONE);
 	put_u8(m, NTPK_SERVICE_A_ANNOUNCED, 2);
-	check("service announced 2", m, -EINVAL);
+	check("service announced 2", m, -ERANGE);
 	m = start(NTPK_CMD_SERVICE_SET);
 	nest(m, NTPK_A_SERVICE);
 	put_u32(m, NTPK_SERVICE_A_REASON, NTPK_REASON_NONE);
