@@ -118,6 +118,14 @@ static const struct nla_policy addr_policy[NTPK_ADDR_A_MAX + 1] = {
 	[NTPK_ADDR_A_IN6] = NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
 };
 
+static const struct nla_policy service_policy[NTPK_SERVICE_A_MAX + 1] = {
+	[NTPK_SERVICE_A_PAD] = { .type = NLA_REJECT },
+	[NTPK_SERVICE_A_REASON] = NLA_POLICY_MAX(NLA_U32, __NTPK_REASON_MAX - 1),
+	[NTPK_SERVICE_A_ANNOUNCED] = NLA_POLICY_MAX(NLA_U8, 1),
+	[NTPK_SERVICE_A_AGE_MSEC] = { .type = NLA_REJECT,
+				      .reject_message = "read-only attribute" },
+};
+
 static const struct nla_policy ntpk_policy[NTPK_A_MAX + 1] = {
 	[NTPK_A_CONFIG] = NLA_POLICY_NESTED(config_policy),
 	[NTPK_A_STATE] = NLA_POLICY_NESTED(state_policy),
@@ -128,6 +136,7 @@ static const struct nla_policy ntpk_policy[NTPK_A_MAX + 1] = {
 	[NTPK_A_REASON] = { .type = NLA_U32 },
 	[NTPK_A_STATUS] = { .type = NLA_REJECT,
 			    .reject_message = "read-only attribute" },
+	[NTPK_A_SERVICE] = NLA_POLICY_NESTED(service_policy),
 };
 
 static struct genl_family ntpk_genl_family;
@@ -241,6 +250,26 @@ static int put_status(struct sk_buff *msg, const struct ntpk_net *nn,
 	return 0;
 }
 
+static int put_service(struct sk_buff *msg, const struct ntpk_net *nn)
+{
+	struct nlattr *nest;
+
+	if (!nn->service_set)
+		return 0;
+	nest = nla_nest_start(msg, NTPK_A_SERVICE);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, NTPK_SERVICE_A_REASON, nn->service_reason) ||
+	    nla_put_u8(msg, NTPK_SERVICE_A_ANNOUNCED, nn->service_announced) ||
+	    nla_put_u64_64bit(msg, NTPK_SERVICE_A_AGE_MSEC,
+			      jiffies64_to_msecs(get_jiffies_64() -
+						 nn->service_stamp),
+			      NTPK_SERVICE_A_PAD))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
 static int put_stats(struct sk_buff *msg, struct ntpk_net *nn)
 {
 	u64 sum[__NTPK_STATS_A_MAX];
@@ -302,6 +331,7 @@ static int ntpk_nl_get(struct sk_buff *skb, struct genl_info *info)
 	if (put_config(msg, cfg) ||
 	    put_state(msg, st, cfg) ||
 	    put_status(msg, nn, cfg, st) ||
+	    put_service(msg, nn) ||
 	    put_stats(msg, nn) ||
 	    put_ratelimit(msg, ntpk_deref(nn, nn->rl)))
 		goto nospace;
@@ -661,6 +691,58 @@ static int ntpk_nl_state_clear(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/* What a time service can be withdrawn for; the rest are the fast path's. */
+static bool service_reason_ok(u32 reason)
+{
+	switch (reason) {
+	case NTPK_REASON_NONE:
+	case NTPK_REASON_EXPIRED:
+	case NTPK_REASON_UNSYNC:
+	case NTPK_REASON_DAEMON_GONE:
+	case NTPK_REASON_FOLLOW_STOPPED:
+	case NTPK_REASON_STRATUM:
+	case NTPK_REASON_DISTANCE:
+		return true;
+	}
+	return false;
+}
+
+static int ntpk_nl_service_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ntpk_net *nn = ntpk_net(genl_info_net(info));
+	struct nlattr *tb[NTPK_SERVICE_A_MAX + 1];
+	struct nlattr *nest = info->attrs[NTPK_A_SERVICE];
+	u32 reason;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, NTPK_A_SERVICE)) {
+		NL_SET_ERR_MSG(info->extack, "service attribute missing");
+		return -EINVAL;
+	}
+	err = nla_parse_nested(tb, NTPK_SERVICE_A_MAX, nest, service_policy,
+			       info->extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(info->extack, nest, tb, NTPK_SERVICE_A_REASON) ||
+	    NL_REQ_ATTR_CHECK(info->extack, nest, tb,
+			      NTPK_SERVICE_A_ANNOUNCED)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "service needs a reason and announced");
+		return -EINVAL;
+	}
+	reason = nla_get_u32(tb[NTPK_SERVICE_A_REASON]);
+	if (!service_reason_ok(reason)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, tb[NTPK_SERVICE_A_REASON],
+				    "not a reason of the time service");
+		return -EINVAL;
+	}
+	nn->service_reason = reason;
+	nn->service_announced = nla_get_u8(tb[NTPK_SERVICE_A_ANNOUNCED]);
+	nn->service_stamp = get_jiffies_64();
+	nn->service_set = true;
+	return 0;
+}
+
 static int ntpk_nl_stats_reset(struct sk_buff *skb, struct genl_info *info)
 {
 	ntpk_stats_reset(ntpk_net(genl_info_net(info)));
@@ -914,6 +996,11 @@ static const struct genl_small_ops ntpk_genl_ops[] = {
 	{
 		.cmd = NTPK_CMD_ADDR_GET,
 		.dumpit = ntpk_nl_addr_dump,
+	},
+	{
+		.cmd = NTPK_CMD_SERVICE_SET,
+		.doit = ntpk_nl_service_set,
+		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };
 

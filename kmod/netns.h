@@ -65,6 +65,14 @@ struct ntpk_net {
 	u64 stats_base[__NTPK_STATS_A_MAX];	/* sums at the last reset */
 	unsigned int addr_gen;		/* bumped on every address change */
 	u32 clear_reason;		/* NTPK_REASON_*, while there is no state */
+	/*
+	 * The node's time service as follow --vip last reported it: read
+	 * and written under lock only, never by the hooks.
+	 */
+	bool service_set;
+	bool service_announced;
+	u32 service_reason;		/* NTPK_REASON_* */
+	u64 service_stamp;		/* jiffies_64 when set */
 	kuid_t uid;			/* sock_net_uid(net, NULL), for replies' routes */
 	bool hooks_on;
 };

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# settings: timeout=600
+# settings: timeout=900
 #
 # Anycast that heals itself (issue 16): four nodes announce the VIPs over
 # BGP, from the configurations in docs/operator.md (nodes 1-3 BIRD 2,
@@ -23,6 +23,13 @@
 #                                  |                    |          |   (node 4: FRR)
 #                                  +--------------------+          +---------------+
 #
+# Then every node follows the same upstream (the router runs one,
+# ntpk_anycastq.py upstream), which moves by 20 ms at once: every fast
+# path steps aside (error-bound), every node stays in the route and
+# answers from its chronyd; then a real leap second across the cluster
+# (the guest's clock at 2016-12-31 23:59:40, the kernel armed to insert
+# it, the upstream announcing it): chronyd's 2 s of leap status 3 withdraw
+# every fast path, and no VIP; then the upstream goes.
 # Then: node 4's chronyd loses synchronisation (chronyc local off) and
 # comes back, flapping once; node 3's stratum goes above --max-stratum;
 # node 2's BIRD hangs (SIGSTOP) and the router's hold timer drops it;
@@ -62,7 +69,7 @@ require_cmd ip sysctl bird birdc chronyd chronyc ntpkctl "$PY" \
 	"$FRR/zebra" "$FRR/bgpd"
 id frr >/dev/null || { echo "# no user frr (the frr package makes it)"; exit 1; }
 
-ktap_plan 9
+ktap_plan 11
 
 now_ms() { NOW=$((${EPOCHREALTIME/./} / 1000)); }
 unix() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
@@ -192,6 +199,23 @@ routing_diag() {
 	frr_diag "${NODE[$FRR_NODE]}" "$TMP/frr"
 }
 
+# Node INDEX's chronyd: a local-clock server of stratum 2 (-x: the clock is
+# the guest's, shared by all).  Every namespace reads that one clock, so
+# its frequency against any upstream is exactly 0: the drift file says so
+# (0 ppm, skew 0.001 ppm) and maxupdateskew 0 keeps chronyd from replacing
+# it with an estimate of noise, which -x's driver would integrate across
+# the leap subtest's jumps of the clock (ten years each way) into a
+# correction of minutes.  -x cannot leave the leap to the kernel
+# (leapsecmode system), which the test arms itself: ignore is the same for
+# chronyd's time, and it still reports leap status 3 for 2 s after.
+node_chronyd() {	# INDEX
+	local node=${NODE[$1]}
+
+	mkdir -p "$TMP/chrony-$node"
+	echo "0.000 0.001" >"$TMP/chrony-$node/drift"
+	chronyd_server "$node" 2 "maxupdateskew 0" "leapsecmode ignore"
+}
+
 node_setup() {	# INDEX
 	local i=$1 node=${NODE[$1]}
 
@@ -214,7 +238,7 @@ node_setup() {	# INDEX
 		net.ipv6.conf.all.hop_limit=$((60 + i)) \
 		net.ipv6.conf.e0.hop_limit=$((60 + i))
 
-	chronyd_server "$node" 2
+	node_chronyd "$i"
 	ntpkctl -n "$node" addr add $VIP4
 	ntpkctl -n "$node" addr add $VIP6
 	ntpkctl -n "$node" set enable
@@ -368,19 +392,267 @@ all_serve() {
 }
 run_test "all_four_nodes_announce_the_vips_over_bgp" all_serve
 
-# --- 2: node 4's chronyd loses synchronisation -----------------------------
+# --- the nodes' common upstream --------------------------------------------
+# The router serves NTP on UP: the guest's clock plus an offset, with a
+# leap indicator, both from $TMP/up.ctl; each write reaches every node's
+# next poll (every 0.25 s) at once.  The nodes' chronyd (-x: the clock is
+# the guest's, shared by all) keep their local reference, which the later
+# phases change, and take UP as a source only for the next two subtests.
+UP=198.51.100.1 UP_REFID=C6336401
+CLOCK=$NTPK_SELFTESTS/ntpk_clock.py
+up_set() {	# OFFSET LI
+	echo "$1 $2" >"$TMP/up.ctl.tmp"
+	mv "$TMP/up.ctl.tmp" "$TMP/up.ctl"
+}
+up_set 0 0
+bg_run "$RT" "${Q[@]}" upstream --listen $UP --ctl "$TMP/up.ctl"
+
+# What chronyd -c tracking of node INDEX says in FIELD (1 the reference
+# ID, 14 the leap status).
+tracking() {	# INDEX FIELD
+	chronyc_in "${NODE[$1]}" -c tracking | cut -d, -f"$2"
+}
+
+all_tracking() {	# FIELD WANT
+	local i
+
+	for i in $(seq 1 $NNODES); do
+		[ "$(tracking "$i" "$1")" = "$2" ] || return 1
+	done
+}
+
+# Node INDEX's two signals as show has them: the fast path's reason, the
+# time service's reason, whether its VIPs are announced: "error-bound
+# none yes".
+signals() {	# INDEX
+	ntpkctl -n "${NODE[$1]}" show | awk '
+		/^[a-z]/ { sec = $1 }
+		sec == "status:" && $1 == "reason:" { fast = $2 }
+		sec == "service:" && $1 == "reason:" { svc = $2 }
+		sec == "service:" && $1 == "announced:" { ann = $2 }
+		END { print fast, svc, ann }'
+}
+
+all_signals() {	# WANT
+	local i
+
+	for i in $(seq 1 $NNODES); do
+		[ "$(signals "$i")" = "$1" ] || return 1
+	done
+}
+
+# What each node's chronyd and ntpk say, when a wait failed.
+nodes_diag() {
+	local i
+
+	for i in $(seq 1 $NNODES); do
+		diag "node $i: signals '$(signals "$i")', tracking $(chronyc_in "${NODE[i]}" -c tracking 2>&1)"
+		chronyc_in "${NODE[i]}" -n sources 2>&1 | sed 's/^/#   /'
+	done
+	tail -n 5 "$TMP/chrony-${NODE[4]}/chronyd.log" | sed 's/^/#   node 4 chronyd: /'
+}
+
+# The routes to the VIPs, sampled every 0.2 s in the background from
+# mon_start to mon_stop: every sample must have all four nodes.
+mon_start() {
+	rm -f "$TMP/mon.stop"
+	(
+		while [ ! -e "$TMP/mon.stop" ]; do
+			read_hops
+			echo "$HOPS4|$HOPS6"
+			sleep 0.2
+		done
+	) >"$TMP/mon.log" &
+	MON_PID=$!
+}
+
+mon_stop() {	# WHAT
+	local n bad
+
+	touch "$TMP/mon.stop"
+	wait "$MON_PID"
+	n=$(wc -l <"$TMP/mon.log")
+	bad=$(grep -cv '^1 2 3 4|1 2 3 4$' "$TMP/mon.log" || true)
+	diag "$1: $n samples of the routes, $bad without all four nodes"
+	[ "$n" -gt 5 ] || fail "$1: only $n samples of the routes"
+	assert_eq "$bad" 0 "$1: route samples without all four nodes"
+	[ "$bad" = 0 ] || sort "$TMP/mon.log" | uniq -c | sed 's/^/#   /'
+}
+
+# Lines of node INDEX's follow log since mark_logs.
+declare -A LOGMARK
+mark_logs() {
+	local i
+
+	for i in $(seq 1 $NNODES); do
+		LOGMARK[$i]=$(wc -l <"$TMP/follow-$i.log")
+	done
+}
+log_since() {	# INDEX
+	tail -n +$((LOGMARK[$1] + 1)) "$TMP/follow-$1.log"
+}
+
+counter() {	# INDEX NAME
+	ntpkctl -n "${NODE[$1]}" stats | awk -F': ' -v c="$2" '$1 == c { print $2 }'
+}
+
+# --- 2: every node's upstream moves by more than --max-error at once -------
+STEP=0.020	# s: above --max-error (1 ms), far below --vip-max-distance (1 s)
+upstream_step() {
+	local i r0 p0 r1 p1 prom
+
+	for i in $(seq 1 $NNODES); do
+		chronyc_in "${NODE[i]}" add server $UP minpoll -2 maxpoll -2 >/dev/null
+	done
+	wait_until 60 all_tracking 1 $UP_REFID ||
+		{ fail "the nodes never synchronised to the upstream"; nodes_diag; return 0; }
+	# Whatever they say, the step goes on: the route samples tell.
+	wait_until 30 all_signals "none none yes" ||
+		{ fail "signals on the upstream"; nodes_diag; }
+	mark_logs
+	mon_start
+	now_ms
+	T[step]=$NOW
+	up_set $STEP 0
+	if wait_until 30 all_signals "error-bound none yes"; then
+		now_ms
+		diag "every fast path aside (error-bound), every VIP announced, $((NOW - T[step])) ms after the upstream moved $STEP s"
+	else
+		fail "signals after the step"
+		nodes_diag
+	fi
+	# The daemons answer every client: ntpk replies to none.
+	for i in $(seq 1 $NNODES); do
+		r0[i]=$(counter "$i" replies) p0[i]=$(counter "$i" pass_no_state)
+	done
+	traffic step_end
+	for i in $(seq 1 $NNODES); do
+		r1=$(counter "$i" replies) p1=$(counter "$i" pass_no_state)
+		assert_eq $((r1 - r0[i])) 0 "node $i: ntpk replies while its fast path is aside"
+		[ $((p1 - p0[i])) -gt 0 ] ||
+			fail "node $i: no request passed to chronyd while its fast path is aside"
+		diag "node $i: $((p1 - p0[i])) requests passed to chronyd, $((r1 - r0[i])) ntpk replies"
+	done
+	prom=$(ntpkctl -n "${NODE[1]}" stats --prometheus)
+	for i in 'ntpk_status_reason{reason="error-bound"} 1' \
+		 'ntpk_service_reason{reason="none"} 1' 'ntpk_service_announced 1'; do
+		grep -qxF "$i" <<<"$prom" || fail "node 1's metrics lack '$i'"
+	done
+	for i in $(seq 1 $NNODES); do
+		log_since "$i" | grep -q "withdrawn (error-bound): error 0\\.0" ||
+			fail "follow on node $i did not log its fast path's withdrawal"
+		! log_since "$i" | grep -E "vip: withdrawn|service: bad" ||
+			fail "follow on node $i withdrew the VIPs"
+	done
+	up_set 0 0
+	# chronyd takes the step back out in about a second, and a few more
+	# under TCG; then a state within --max-error is pushed again.
+	if wait_until 60 all_signals "none none yes"; then
+		now_ms
+		T[unstep]=$NOW
+		diag "every fast path back $((NOW - T[step_end])) ms after the upstream moved back"
+	else
+		fail "signals after the step back"
+		nodes_diag
+		now_ms
+		T[unstep]=$NOW
+	fi
+	mon_stop "upstream step"
+}
+run_test "upstream_step_on_every_node_keeps_every_vip" upstream_step
+
+# --- 3: a leap second across the cluster -----------------------------------
+# 2017-01-01 00:00:00 UTC, the end of the leap second 2016-12-31 23:59:60.
+LEAP=1483228800
+LEAD=$((20 * NTPK_SLOW))
+mono() { "$PY" -c 'import time; print("%.6f" % time.monotonic())'; }
+restore_clock() {
+	[ -n "${REAL0:-}" ] || return 0
+	"$PY" "$CLOCK" leap --clear || true
+	date -u -s "@$("$PY" -c "print('%.6f' % ($REAL0 + $(mono) - $MONO0))")" >/dev/null
+	REAL0=
+}
+defer restore_clock
+
+leap_second() {
+	local i
+
+	mark_logs
+	mon_start
+	now_ms
+	T[leap_start]=$NOW
+	up_set 0 1
+	REAL0=$EPOCHREALTIME MONO0=$(mono)
+	echo "ntpk_anycast: leap" >/dev/kmsg
+	date -u -s "@$((LEAP - LEAD))" >/dev/null
+	"$PY" "$CLOCK" leap
+	# chronyd saw its clock jump back: it resynchronises to the upstream,
+	# which announces the leap (LI 1), on the last day of December.
+	wait_until $((LEAD - 5)) all_tracking 14 "Insert second" ||
+		{ fail "not every node's chronyd announces the leap"; nodes_diag; }
+	diag "every chronyd announces the leap $((LEAP - $(date +%s))) s before it"
+	until [ "$(date +%s)" -ge $((LEAP + 6)) ]; do
+		sleep 0.2
+	done
+	up_set 0 0
+	for i in $(seq 1 $NNODES); do
+		log_since "$i" | grep -q "withdrawn (unsync): chronyd not synchronised: reference ID $UP_REFID, leap 3, stratum 2" ||
+			fail "follow on node $i did not see chronyd's leap status 3: $(log_since "$i" | grep withdrawn)"
+		! log_since "$i" | grep -E "vip: withdrawn|service: bad" ||
+			fail "follow on node $i withdrew the VIPs"
+	done
+	dmesg | sed -n '/ntpk_anycast: leap/,$p' | grep -q 'inserting leap second' ||
+		fail "the kernel did not insert the leap second"
+	restore_clock
+	# chronyd resynchronises to the upstream after the jump back.
+	wait_until 30 all_signals "none none yes" ||
+		{ fail "signals after the leap"; nodes_diag; }
+	now_ms
+	T[leap_end]=$NOW
+	mon_stop "leap second"
+	restart_chronyds
+}
+
+# The upstream goes.  A chronyd that was synchronised holds over when its
+# sources go (it stays synchronised, its dispersion growing), and then
+# `chronyc local off` no longer unsynchronises it: the phases after this
+# one need chronyd as it started, on its local reference alone.  So each
+# node's chronyd is restarted, one node at a time: follow withdraws its
+# VIPs (daemon-gone), the others absorb its share, and it rejoins after the
+# hold-down.  The clients' window "restart", which is no part of what is
+# tested, holds four withdrawals like node 4's below.
+restart_chronyds() {
+	local i others
+
+	now_ms
+	T[restart]=$NOW
+	for i in $(seq 1 $NNODES); do
+		others=$(seq 1 $NNODES | grep -vx "$i" | tr '\n' ' ')
+		chronyd_stop "${NODE[i]}"
+		node_chronyd "$i"
+		wait_hops "${others% }" 30 || return 0
+		wait_hops "1 2 3 4" 60 || return 0
+	done
+	T[restarted]=$NOW
+	all_tracking 1 7F7F0101 || { fail "chronyd not on its local reference"; nodes_diag; }
+}
+run_test "leap_second_across_the_cluster_keeps_every_vip" leap_second
+
+# --- 4: node 4's chronyd loses synchronisation -----------------------------
 unsync() {
 	route_change off gone "1 2 3" chronyc_in "$N4" local off || return 0
 	diag "node 4 withdrawn $DT ms after chronyd lost synchronisation"
 	assert_range $DT 0 $WITHDRAW_MAX_MS \
 		"ms from chronyd unsynchronised to the router's route without node 4"
-	grep -q "vip: withdrawn from ntpvip: unsync" "$TMP/follow-4.log" ||
+	grep -q "vip: withdrawn from ntpvip: unsync" "$TMP/follow-4.log" || {
 		fail "follow on node 4 did not log its withdrawal"
+		tail -n 20 "$TMP/follow-4.log" | sed 's/^/#   /'
+	}
 	traffic gone_end
 }
 run_test "unsynchronised_node_withdrawn_within_the_bound" unsync
 
-# --- 3: it recovers, flaps once, and rejoins only after the hold-down ------
+# --- 5: it recovers, flaps once, and rejoins only after the hold-down ------
 flap() {
 	now_ms
 	T[on1]=$NOW
@@ -397,25 +669,27 @@ rejoin() {
 	diag "node 4 back in the route $DT ms after its last recovery (hold-down ${HOLD_DOWN} s), $((T[back] - T[on1])) ms after the first"
 	assert_range $DT $((HOLD_DOWN * 1000)) $((HOLD_DOWN * 1000 + WITHDRAW_MAX_MS)) \
 		"ms from the last recovery to the route with node 4"
-	grep -q "vip: hold-down restarts: unsync" "$TMP/follow-4.log" ||
+	grep -q "vip: hold-down restarts: unsync" "$TMP/follow-4.log" || {
 		fail "follow on node 4 did not restart its hold-down"
+		tail -n 20 "$TMP/follow-4.log" | sed 's/^/#   /'
+	}
 	traffic back_end
 }
 run_test "recovered_node_rejoins_after_a_hold_down_that_a_flap_restarts" rejoin
 
-# --- 4: node 3's stratum goes above --max-stratum (4) ----------------------
+# --- 6: node 3's stratum goes above --max-stratum (4) ----------------------
 stratum() {
 	route_change s6 s6_gone "1 2 4" chronyc_in "$N3" local stratum 6 ||
 		return 0
 	diag "node 3 withdrawn $DT ms after its stratum became 6"
 	assert_range $DT 0 $WITHDRAW_MAX_MS \
 		"ms from stratum 6 to the route without node 3"
-	grep -q "vip: withdrawn from ntpvip: stratum 6 above --max-stratum 4" \
+	grep -q "vip: withdrawn from ntpvip: stratum: stratum 6 above --max-stratum 4" \
 		"$TMP/follow-3.log" || fail "follow on node 3 did not say why"
 }
 run_test "node_above_the_maximum_stratum_withdrawn" stratum
 
-# --- 5: node 2's BIRD hangs; the router's hold timer drops it --------------
+# --- 7: node 2's BIRD hangs; the router's hold timer drops it --------------
 bird_hangs() {
 	route_change stop dropped "1 4" kill -STOP "$(cat "$TMP/bird-2.pid")" ||
 		return 0
@@ -428,7 +702,7 @@ bird_hangs() {
 }
 run_test "hung_bird_dropped_when_the_bgp_hold_timer_expires" bird_hangs
 
-# --- 6: node 1's BIRD is killed: its TCP connection closes, so the router
+# --- 8: node 1's BIRD is killed: its TCP connection closes, so the router
 # drops it at once, without waiting for the hold timer ---------------------
 bird_killed() {
 	route_change kill killed "4" bird_kill 1 || return 0
@@ -450,12 +724,20 @@ clients() {
 	sleep 1.2		# the last requests' timeout
 	touch "$TMP/q.stop"
 	wait "$CLIENT_PID" || fail "the client exited $?"
-	for k in all all_end off gone gone_end on1 on2 back back_end s6 s6_gone \
-		 stop dropped dropped_end kill killed killed_end; do
+	for k in all all_end step step_end unstep leap_start leap_end restart \
+		 restarted off gone \
+		 gone_end on1 on2 back back_end s6 s6_gone stop dropped \
+		 dropped_end kill killed killed_end; do
 		[ -n "${T[$k]:-}" ] || { fail "phase time $k missing"; return 0; }
 	done
 	"${Q[@]}" report --log "$TMP/q.log" \
 		"all=$(unix "${T[all]}"),$(unix "${T[all_end]}")" \
+		"step=$(unix "${T[step]}"),$(unix "${T[unstep]}")" \
+		"leapjump=$(unix "${T[leap_start]}"),$(unix "${T[leap_end]}")" \
+		"leap=$((LEAP - LEAD)),$((LEAP + 6))" \
+		"leapbefore=$((LEAP - LEAD)),$((LEAP - 1))" \
+		"leapafter=$((LEAP + 3)),$((LEAP + 6))" \
+		"restart=$(unix "${T[restart]}"),$(unix "${T[restarted]}")" \
 		"flux=$(unix "${T[off]}"),$(unix "${T[gone]}")" \
 		"three=$(unix "${T[gone]}"),$(unix "${T[gone_end]}")" \
 		"rejoin=$(unix "${T[on1]}"),$(unix $((T[on2] + HOLD_DOWN * 1000)))" \
@@ -469,8 +751,9 @@ clients() {
 	kv_load "" "$TMP/report"
 	sed 's/^/#   /' "$TMP/report"
 	for f in 4 6; do
-		# Everyone answered, synchronised, in the steady phases.
-		for w in all three back dropped killed; do
+		# Everyone answered, synchronised, in the steady phases, and
+		# while every node's upstream had moved: from the daemons.
+		for w in all step three back dropped killed; do
 			assert_eq "${V[$w.$f.lost]}" 0 "IPv$f $w: lost"
 			assert_eq "${V[$w.$f.unsync]}" 0 "IPv$f $w: unsynchronised replies"
 			[ "${V[$w.$f.sent]}" -gt 0 ] || fail "IPv$f $w: nothing sent"
@@ -480,7 +763,20 @@ clients() {
 				fail "IPv$f: node $i did not serve with all four in"
 			[ "${V[back.$f.ttl.${TTL[$i]}]:-0}" -gt 0 ] ||
 				fail "IPv$f: node $i did not serve after node 4 rejoined"
+			[ "${V[step.$f.ttl.${TTL[$i]}]:-0}" -gt 0 ] ||
+				fail "IPv$f: node $i did not serve while the upstream had moved"
+			[ "${V[leap.$f.ttl.${TTL[$i]}]:-0}" -gt 0 ] ||
+				fail "IPv$f: node $i did not serve across the leap second"
 		done
+		# The leap second: nothing lost, in 2016 as on either side of
+		# it; leap status 3 (chronyd's, on every node, for the 2 s after
+		# the leap) only around it.
+		assert_eq "${V[leap.$f.lost]}" 0 "IPv$f: lost across the leap second"
+		assert_eq "${V[leapjump.$f.lost]}" 0 "IPv$f: lost as the clock jumped to 2016 and back"
+		[ "${V[leap.$f.sent]}" -gt 0 ] || fail "IPv$f leap: nothing sent"
+		assert_eq "${V[leapbefore.$f.unsync]}" 0 "IPv$f: leap status 3 before the leap"
+		assert_eq "${V[leapafter.$f.unsync]}" 0 "IPv$f: leap status 3 3 s after the leap"
+		diag "IPv$f leap second: ${V[leap.$f.sent]} sent, ${V[leap.$f.lost]} lost, ${V[leap.$f.unsync]} replies with leap status 3 (chronyd's)"
 		# Withdrawn: not one reply from node 4 once the route left it
 		# (as seen: it left a little earlier), nor before its hold-down
 		# ended; the three others absorbed its share.
@@ -503,13 +799,14 @@ clients() {
 		# The withdrawal window: the only place a client may miss an
 		# answer (or get node 4's unsynchronised one), and how many.
 		diag "IPv$f withdrawal window $((T[gone] - T[off])) ms: ${V[flux.$f.sent]} sent, ${V[flux.$f.lost]} lost, ${V[flux.$f.unsync]} unsynchronised replies from node 4"
-		assert_eq $((V[total.$f.lost] - V[flux.$f.lost])) 0 \
-			"IPv$f: lost outside the withdrawal window"
+		diag "IPv$f chronyd restarted without the upstream, $((T[restarted] - T[restart])) ms: ${V[restart.$f.sent]} sent, ${V[restart.$f.lost]} lost"
+		assert_eq $((V[total.$f.lost] - V[flux.$f.lost] - V[restart.$f.lost])) 0 \
+			"IPv$f: lost outside the withdrawal window and the restart"
 	done
 }
 run_test "clients_lose_nothing_outside_the_withdrawal_window" clients
 
-# --- 8: node 4's follow is killed outright: nothing takes its VIPs off, and
+# --- 10: node 4's follow is killed outright: nothing takes its VIPs off, and
 # nothing renews them: the kernel removes them when their lease runs out --
 follow_killed() {
 	local left

@@ -1,14 +1,20 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 """Clients of an anycast VIP for selftests/ntpk_anycast.sh: who answered
-each request, and when.
+each request, and when; and the nodes' common upstream.
 
   run     requests at --rate a second in total, round robin over flows (one
           socket each: --per-src sockets per source address), each to the
           VIP of its source's family, until the --stop file appears.  One
           line per request to --log: SEND FAMILY FLOW RESULT, where SEND is
           the send time (Unix seconds) and RESULT "ttl=N leap=L stratum=S"
-          for the reply or "lost" after --timeout.
+          for the reply or "lost" after --timeout.  The pace and the
+          timeouts run on CLOCK_MONOTONIC: the test moves the realtime
+          clock (a leap second in 2016) while the clients run.
+  upstream  an NTP server (stratum 1) on --listen, serving the system
+          clock plus an offset, with a leap indicator, both read from the
+          --ctl file ("OFFSET-SECONDS LI") at every request: writing the
+          file moves every node's upstream at the same moment.
   report  for each window NAME=FROM,TO and family F, counts over the
           requests sent in [FROM, TO): NAME.F.sent, .lost, .unsync
           (replies with leap 3), .ttl.N (replies with TTL or hop limit N,
@@ -55,7 +61,8 @@ class Flow:
 		self.sock.bind((src, 0))
 		self.sock.setblocking(False)
 		self.xmt = None		# transmit timestamp outstanding
-		self.sent = 0.0
+		self.sent = 0.0		# realtime, for the log
+		self.sent_mono = 0.0	# monotonic, for the timeout
 
 	def send(self, now):
 		sec = int(now) + NTP_UNIX
@@ -111,28 +118,29 @@ def run(args):
 		poller.register(fd, select.POLLIN)
 	log = open(args.log, 'w', buffering=1)
 	gap = 1.0 / args.rate
-	nxt = time.time()
+	nxt = time.monotonic()
 	turn = 0
 
 	def resolve(f, result):
 		log.write('%.6f %d %d %s\n' % (f.sent, f.fam, f.idx, result))
 
 	while not os.path.exists(args.stop):
-		now = time.time()
+		now = time.monotonic()
 		if now >= nxt:
 			f = flows[turn]
 			turn = (turn + 1) % len(flows)
 			if f.xmt is not None:
 				resolve(f, 'lost')
-			f.send(now)
+			f.send(time.time())
+			f.sent_mono = now
 			nxt += gap
 			if nxt < now - 1:
 				nxt = now	# the guest stalled: do not burst
 		for f in flows:
-			if f.xmt is not None and now - f.sent > args.timeout:
+			if f.xmt is not None and now - f.sent_mono > args.timeout:
 				f.xmt = None
 				resolve(f, 'lost')
-		for fd, _ in poller.poll(max(0, int((nxt - time.time()) * 1000))):
+		for fd, _ in poller.poll(max(0, int((nxt - time.monotonic()) * 1000))):
 			f = by_fd[fd]
 			while True:
 				r = f.receive()
@@ -143,6 +151,41 @@ def run(args):
 		if f.xmt is not None:
 			resolve(f, 'lost')
 	log.close()
+
+
+def ns_to_ntp(ns):
+	sec, frac = divmod(ns, 1000000000)
+	return ((sec + NTP_UNIX) & 0xffffffff) << 32 | (frac << 32) // 1000000000
+
+
+def upstream(args):
+	socks = []
+	for addr in args.listen:
+		s = socket.socket(family_of(addr), socket.SOCK_DGRAM)
+		s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		s.bind((addr, 123))
+		socks.append(s)
+	while True:
+		r, _, _ = select.select(socks, [], [])
+		for s in r:
+			req, peer = s.recvfrom(1024)
+			rx = time.clock_gettime_ns(time.CLOCK_REALTIME)
+			if len(req) < 48 or req[0] & 7 != 3:
+				continue
+			try:
+				with open(args.ctl) as f:
+					w = f.read().split()
+				off, li = int(float(w[0]) * 1e9), int(w[1]) & 3
+			except (OSError, ValueError, IndexError):
+				continue	# being written: no answer this time
+			ts = ns_to_ntp(rx + off)
+			reply = struct.pack('!BBbbII4sQ8sQ', li << 6 | (req[0] & 0x38) | 4,
+					    1, struct.unpack('!b', req[2:3])[0], -20, 0,
+					    0x10, b'UPST', ns_to_ntp(rx + off - 1000000000),
+					    req[40:48], ts)
+			reply += struct.pack('!Q', ns_to_ntp(
+				time.clock_gettime_ns(time.CLOCK_REALTIME) + off))
+			s.sendto(reply, peer)
 
 
 def report(args):
@@ -201,6 +244,9 @@ def main():
 	r.add_argument('--timeout', type=float, default=1.0)
 	r.add_argument('--log', required=True)
 	r.add_argument('--stop', required=True)
+	u = sub.add_parser('upstream')
+	u.add_argument('--listen', action='append', required=True)
+	u.add_argument('--ctl', required=True)
 	q = sub.add_parser('report')
 	q.add_argument('--log', required=True)
 	q.add_argument('window', nargs='+', help='NAME=FROM,TO (Unix seconds)')
@@ -209,6 +255,8 @@ def main():
 		if len(args.src) != len(args.dst):
 			p.error('one --src per --dst')
 		run(args)
+	elif args.cmd == 'upstream':
+		upstream(args)
 	else:
 		report(args)
 

@@ -753,7 +753,13 @@ follow --vip-dev ntpvip|ntpkctl: follow: --vip and --vip-dev go together
 follow --vip nope --vip-dev ntpvip|ntpkctl: follow: invalid --vip "nope": not an IPv4 or IPv6 address
 follow --vip 192.0.2.1 --vip-dev ntpvip --once|ntpkctl: follow: --vip does not go with --once or --dry-run
 follow --vip 192.0.2.1 --vip-dev ntpvip --dry-run|ntpkctl: follow: --vip does not go with --once or --dry-run
-follow --max-stratum 3|ntpkctl: follow: --max-stratum and --hold-down need --vip
+follow --max-stratum 3|ntpkctl: follow: --max-stratum, --hold-down and --vip-max-distance need --vip
+follow --vip-max-distance 1|ntpkctl: follow: --max-stratum, --hold-down and --vip-max-distance need --vip
+follow --vip 192.0.2.1 --vip-dev ntpvip --vip-max-distance 0|ntpkctl: follow: invalid --vip-max-distance "0": must be above 0
+follow --vip 192.0.2.1 --vip-dev ntpvip --vip-max-distance 16.000000001|ntpkctl: follow: invalid --vip-max-distance "16.000000001": must be at most 16 s
+follow --vip 192.0.2.1 --vip-dev ntpvip --vip-max-distance 1h|ntpkctl: follow: invalid --vip-max-distance "1h": unknown unit (s, ms, us or ns)
+follow --vip 192.0.2.1 --vip-dev ntpvip --vip-max-distance -1|ntpkctl: follow: invalid --vip-max-distance "-1": not a duration (e.g. 1ms, 500us, 0.002)
+follow --vip 192.0.2.1 --vip-dev ntpvip --vip-max-distance|ntpkctl: follow: --vip-max-distance needs a value
 follow --vip 192.0.2.1 --vip-dev ntpvip --max-stratum 16|ntpkctl: follow: invalid --max-stratum "16": must be 1..15
 follow --vip 192.0.2.1 --vip-dev ntpvip --hold-down 3601|ntpkctl: follow: invalid --hold-down "3601": must be 0.000..3600.000 seconds
 follow --vip 192.0.2.1 --vip-dev a/b|ntpkctl: follow: invalid --vip-dev "a/b"
@@ -1068,6 +1074,102 @@ test_follow()
 	rm "$TMP/follow.pid"
 }
 
+# follow --vip: the time service's signal beside the fast path's, in show,
+# -j show and the metrics; a stratum above --max-stratum takes the VIP
+# off while the fast path goes on answering; SIGTERM says follow-stopped.
+vip_has()
+{
+	[ -n "$(n "$1" ip addr show dev ntpvip scope global)" ]
+}
+
+test_follow_vip()
+{
+	local s=$1 fpid j
+
+	ctl "$s" set enable max-age 60
+	n "$s" ip link add ntpvip type dummy
+	n "$s" ip link set ntpvip up
+	chronyd_server "$s" 3
+	# Before follow reports it, show has no service section.
+	expect_out "" section "$s" service
+	ntpkctl -n "$s" follow --source "chronyd:$TMP/chrony-$s/chronyd.sock" \
+		--vip 192.0.2.123 --vip-dev ntpvip --hold-down 0 \
+		--vip-max-distance 0.5 2>"$TMP/vip.log" &
+	fpid=$!
+	echo "$fpid" >"$TMP/follow.pid"
+	wait_until 30 eval '[ "$(section "$s" service)" = "service:
+  reason: none
+  announced: yes
+  age_ms: N" ]' || { sed 's/^/# /' "$TMP/vip.log"; ctl "$s" show | sed 's/^/# /'; false; }
+	vip_has "$s"
+	grep -q 'vip: 1 address on ntpvip, announced while the daemon is synchronised at stratum 4 or better with a root distance of at most 0.500000 s (the fast path may be off), after 0.000 s of it, leased for 10 s$' "$TMP/vip.log"
+	expect_out "status:
+  reason: none" section "$s" status
+	j=$(ctl "$s" -j show | sed 's/"age_ms":[0-9]*/"age_ms":N/g')
+	[[ $j = *',"status":{"reason":"none"},"service":{"reason":"none","announced":true,"age_ms":N},"counters":{"requests":'* ]] ||
+		{ echo "# -j show: $j"; false; }
+	ctl "$s" stats --prometheus >"$TMP/prom"
+	expect_out "# HELP ntpk_status_reason 1 for why the kernel does not answer now (none: it does)
+# TYPE ntpk_status_reason gauge
+ntpk_status_reason{reason=\"none\"} 1
+ntpk_status_reason{reason=\"never-pushed\"} 0
+ntpk_status_reason{reason=\"expired\"} 0
+ntpk_status_reason{reason=\"cleared\"} 0
+ntpk_status_reason{reason=\"unsync\"} 0
+ntpk_status_reason{reason=\"daemon-gone\"} 0
+ntpk_status_reason{reason=\"error-bound\"} 0
+ntpk_status_reason{reason=\"smoothing\"} 0
+ntpk_status_reason{reason=\"follow-stopped\"} 0
+ntpk_status_reason{reason=\"leap-window\"} 0
+ntpk_status_reason{reason=\"disabled\"} 0
+# HELP ntpk_service_announced 1 while the node's anycast addresses are on their announcing device
+# TYPE ntpk_service_announced gauge
+ntpk_service_announced 1
+# HELP ntpk_service_age_seconds Time since follow --vip reported the time service
+# TYPE ntpk_service_age_seconds gauge
+ntpk_service_age_seconds N
+# HELP ntpk_service_reason 1 for why the node's time service is not good enough to announce (none: it is)
+# TYPE ntpk_service_reason gauge
+ntpk_service_reason{reason=\"none\"} 1
+ntpk_service_reason{reason=\"expired\"} 0
+ntpk_service_reason{reason=\"unsync\"} 0
+ntpk_service_reason{reason=\"daemon-gone\"} 0
+ntpk_service_reason{reason=\"follow-stopped\"} 0
+ntpk_service_reason{reason=\"stratum\"} 0
+ntpk_service_reason{reason=\"distance\"} 0" \
+		sed -n -e 's/^\(ntpk_service_age_seconds\) [0-9]*\.[0-9][0-9][0-9]$/\1 N/' \
+		-e '/^# HELP ntpk_status_reason/,$p' "$TMP/prom"
+
+	# Stratum 6, above --max-stratum 4: the service is bad and the VIP
+	# goes, while the fast path answers on.
+	chronyc_in "$s" local stratum 6 >/dev/null
+	wait_until 30 eval '[ "$(section "$s" service)" = "service:
+  reason: stratum
+  announced: no
+  age_ms: N" ]' || { sed 's/^/# /' "$TMP/vip.log"; false; }
+	! vip_has "$s" || false
+	expect_out "status:
+  reason: none" section "$s" status
+	grep -q 'follow: service: bad (stratum): stratum 6 above --max-stratum 4$' "$TMP/vip.log"
+	grep -q 'follow: vip: withdrawn from ntpvip: stratum: stratum 6 above --max-stratum 4$' "$TMP/vip.log"
+	ctl "$s" stats --prometheus >"$TMP/prom"
+	is 'ntpk_service_announced 0
+ntpk_service_reason{reason="stratum"} 1' \
+		"$(grep -e '^ntpk_service_announced ' -e '} 1$' "$TMP/prom" | grep service)"
+
+	# SIGTERM: both signals say follow-stopped, nothing announced.
+	kill -TERM "$fpid"
+	wait "$fpid"
+	rm "$TMP/follow.pid"
+	expect_out "status:
+  reason: follow-stopped
+service:
+  reason: follow-stopped
+  announced: no
+  age_ms: N" eval 'section "$s" status; section "$s" service'
+	! vip_has "$s" || false
+}
+
 test_nlfuzz()
 {
 	local ns=$1
@@ -1094,13 +1196,13 @@ timed()
 
 # ---- main ----
 
-ns_create DEF JSN SET ST FMT FRESH ADDR RL USE PERM IA IB TC TS FC FS FUZZ
+ns_create DEF JSN SET ST FMT FRESH ADDR RL USE PERM IA IB TC TS FC FS VS FUZZ
 pair "$TC" "$TS"
 pair "$FC" "$FS"
 # ntpkctl loads the module through its genl alias if need be.
 ctl "$DEF" show >/dev/null
 
-ktap_plan 14
+ktap_plan 15
 ktap_test show_defaults timed show_defaults "$DEF"
 ktap_test json_defaults timed json_defaults "$JSN"
 ktap_test set_config timed set_config "$SET"
@@ -1114,5 +1216,6 @@ ktap_test eperm timed eperm "$PERM"
 ktap_test netns_independent timed netns_independent "$IA" "$IB"
 ktap_test stats_traffic timed stats_traffic "$TC" "$TS"
 ktap_test follow timed follow "$FC" "$FS"
+ktap_test follow_vip timed follow_vip "$VS"
 ktap_test nlfuzz timed nlfuzz "$FUZZ"
 ktap_finish

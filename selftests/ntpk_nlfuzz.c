@@ -695,6 +695,50 @@ static void structured(void)
 	m = start(NTPK_CMD_ADDR_ADD);
 	put(m, NTPK_A_ADDR, v4, 4);
 	check("address not nested", m, EXPECT_ERR);
+
+	/*
+	 * NTPK_CMD_SERVICE_SET: the time service's reasons only, both needed;
+	 * beyond the policy's bounds, -ERANGE.
+	 */
+	m = start(NTPK_CMD_SERVICE_SET);
+	nest(m, NTPK_A_SERVICE);
+	put_u32(m, NTPK_SERVICE_A_REASON, NTPK_REASON_DISTANCE);
+	put_u8(m, NTPK_SERVICE_A_ANNOUNCED, 1);
+	check("service set", m, 0);
+	check("service set without service", start(NTPK_CMD_SERVICE_SET),
+	      -EINVAL);
+	m = start(NTPK_CMD_SERVICE_SET);
+	nest(m, NTPK_A_SERVICE);
+	put_u32(m, NTPK_SERVICE_A_REASON, NTPK_REASON_NONE);
+	check("service without announced", m, -EINVAL);
+	m = start(NTPK_CMD_SERVICE_SET);
+	nest(m, NTPK_A_SERVICE);
+	put_u8(m, NTPK_SERVICE_A_ANNOUNCED, 0);
+	check("service without reason", m, -EINVAL);
+	m = start(NTPK_CMD_SERVICE_SET);
+	nest(m, NTPK_A_SERVICE);
+	put_u32(m, NTPK_SERVICE_A_REASON, NTPK_REASON_ERROR_BOUND);
+	put_u8(m, NTPK_SERVICE_A_ANNOUNCED, 1);
+	check("service with the fast path's reason", m, -EINVAL);
+	m = start(NTPK_CMD_SERVICE_SET);
+	nest(m, NTPK_A_SERVICE);
+	put_u32(m, NTPK_SERVICE_A_REASON, __NTPK_REASON_MAX);
+	put_u8(m, NTPK_SERVICE_A_ANNOUNCED, 1);
+	check("service with an unknown reason", m, -ERANGE);
+	m = start(NTPK_CMD_SERVICE_SET);
+	nest(m, NTPK_A_SERVICE);
+	put_u32(m, NTPK_SERVICE_A_REASON, NTPK_REASON_NONE);
+	put_u8(m, NTPK_SERVICE_A_ANNOUNCED, 2);
+	check("service announced 2", m, -ERANGE);
+	m = start(NTPK_CMD_SERVICE_SET);
+	nest(m, NTPK_A_SERVICE);
+	put_u32(m, NTPK_SERVICE_A_REASON, NTPK_REASON_NONE);
+	put_u8(m, NTPK_SERVICE_A_ANNOUNCED, 1);
+	put_u64(m, NTPK_SERVICE_A_AGE_MSEC, 0);
+	check("service age sent in", m, -EINVAL);
+	m = start(NTPK_CMD_SERVICE_SET);
+	put_u32(m, NTPK_A_SERVICE, NTPK_REASON_NONE);
+	check("service not nested", m, EXPECT_ERR);
 }
 
 /* Random trees of attributes: any answer will do, silence or a crash won't. */
@@ -799,6 +843,15 @@ static void random_wellformed(struct msg *m, uint8_t cmd)
 	case NTPK_CMD_STATE_CLEAR:
 		if (rnd() % 2)
 			put_u32(m, NTPK_A_REASON, rnd() % (__NTPK_REASON_MAX + 1));
+		break;
+	case NTPK_CMD_SERVICE_SET:
+		nest(m, NTPK_A_SERVICE);
+		if (rnd() % 4)
+			put_u32(m, NTPK_SERVICE_A_REASON,
+				rnd() % (__NTPK_REASON_MAX + 1));
+		if (rnd() % 4)
+			put_u8(m, NTPK_SERVICE_A_ANNOUNCED, rnd() % 3);
+		end(m);
 		break;
 	case NTPK_CMD_ADDR_ADD:
 	case NTPK_CMD_ADDR_DEL:

@@ -220,6 +220,25 @@ test_stats()
 		ynl "$ns" --multi get '{}' --multi stats-reset '{}' --multi get '{}'
 }
 
+# service-set (the time service's signal, follow --vip's): ynl sets it,
+# get and ntpkctl read it back; a reason of the fast path's alone is
+# refused, naming the attribute.
+test_service()
+{
+	local ns=$1 out
+
+	expect_out "[null, {$DEF_CONFIG, \"status\": {\"reason\": \"disabled\"}, \"service\": {\"reason\": \"distance\", \"announced\": 0, \"age-msec\": N}, $(stats), $DEF_RL}]" \
+		ynl "$ns" --multi service-set '{"service": {"reason": "distance", "announced": 0}}' \
+		--multi get '{}'
+	expect_out 'null' ynl "$ns" --do service-set \
+		--json '{"service": {"reason": "none", "announced": 1}}'
+	out=$(norm "$(ntpkctl -n "$ns" -j show)")
+	[[ $out = *'"status":{"reason":"disabled"},"service":{"reason":"none","announced":true,"age_ms":N},"counters":'* ]] ||
+		{ echo "# ntpkctl -j show: $out"; false; }
+	expect_fail "Invalid argument" "{'msg': 'not a reason of the time service', 'bad-attr': '.service.reason'}" \
+		ynl "$ns" --do service-set --json '{"service": {"reason": "error-bound", "announced": 1}}'
+}
+
 test_policy()
 {
 	n "$1" "$PY" "$POLICY" "$NTPK_YNL" "$SPEC"
@@ -237,15 +256,16 @@ timed()
 # ---- main ----
 
 ntpk_load
-ns_create DEF SET ST STC ADDR CNT POL
+ns_create DEF SET ST STC ADDR CNT SVC POL
 echo "# $CLI, $("$PY" --version)"
 
-ktap_plan 7
+ktap_plan 8
 ktap_test get_defaults timed get_defaults "$DEF"
 ktap_test set timed set "$SET"
 ktap_test state_set timed state_set "$ST"
 ktap_test state_get_clear timed state_get_clear "$STC"
 ktap_test addrs timed addrs "$ADDR"
 ktap_test stats timed stats "$CNT"
+ktap_test service timed service "$SVC"
 ktap_test policy timed policy "$POL"
 ktap_finish

@@ -55,6 +55,11 @@ void announce_close(struct announce *a)
 	free(a);
 }
 
+bool announce_announced(const struct announce *a)
+{
+	return a && a->announced;
+}
+
 /* Puts the VIPs on or off; logs a failure once, and the recovery. */
 static bool change(struct announce *a, bool present,
 		   void (*log)(const char *fmt, ...))

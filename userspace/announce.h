@@ -34,6 +34,8 @@ void announce_close(struct announce *a);
  * transition with log.  Good verdicts also renew the VIPs' lease once a
  * third of it has passed: without verdicts they leave within lease_s.
  */
+/* Whether the VIPs are on the device now. */
+bool announce_announced(const struct announce *a);
 void announce_update(struct announce *a, bool good, const char *why,
 		     const struct timespec *now,
 		     void (*log)(const char *fmt, ...));

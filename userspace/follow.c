@@ -22,8 +22,9 @@
  * answered or not: a faster rate is pushed for the same reading at once,
  * and above the module's cap the state is withdrawn.
  *
- * With --vip, the same verdicts also decide whether the node announces its
- * anycast addresses (announce.h).
+ * With --vip, a second verdict decides whether the node announces its
+ * anycast addresses (announce.h): its time service's (health.h), which
+ * the fast path's going aside does not touch.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +40,7 @@
 #include "announce.h"
 #include "disprate.h"
 #include "format.h"
+#include "health.h"
 #include "ipc.h"
 #include "kclock.h"
 #include "ntpwire.h"
@@ -66,6 +68,24 @@
  * than that it has lost its good upstreams and should leave the cluster.
  */
 #define MAX_STRATUM_DEFAULT	4
+/*
+ * --vip: the root distance (root delay / 2 + root dispersion) beyond which
+ * the node's daemon no longer serves time its clients would use.  ntpd and
+ * ntpsec clients refuse a server above MAXDIST, 1.5 s, counting their own
+ * path's half delay and the dispersion of their own poll on top of the
+ * server's distance; chrony clients refuse above maxdistance, 3 s.  At 1 s
+ * every common client still takes the node's answers with half a second
+ * to spare for its path.  It is no bound on the offset the pool monitor
+ * measures (it scores servers down from 75-100 ms off): a distance is what
+ * the daemon can vouch for, and a daemon holding over without upstreams
+ * passes 100 ms after hours in which its time is still good to
+ * milliseconds.  Withdrawing there would take out every node of a cluster
+ * at once when their shared upstreams fail, the outage the VIP is meant
+ * to prevent; the monitor itself takes out a node that is really off.
+ */
+#define VIP_MAX_DISTANCE_DEFAULT_NS	1000000000ULL
+/* NTP's MAXDISP: no root distance means anything beyond it. */
+#define VIP_MAX_DISTANCE_MAX_NS		16000000000ULL
 /* A daemon back from trouble holds its time this long before it rejoins. */
 #define HOLD_DOWN_DEFAULT_MS	60000ULL
 #define HOLD_DOWN_MAX_MS	3600000ULL
@@ -86,6 +106,12 @@
 #define FREQ_SLOP_PPB		2
 /* A slew worth a line in the log even without --verbose: 100 ppm. */
 #define SLEW_LOG_PPB		100000
+/*
+ * --vip: the time service goes to the module at every change and at least
+ * this often, so that a module loaded again has it back soon, and an age
+ * beyond it in show says that follow is not running.
+ */
+#define SERVICE_REFRESH_MS	10000
 
 struct follow_opts {
 	const char *source;
@@ -95,7 +121,9 @@ struct follow_opts {
 	bool dry_run;
 	bool verbose;
 	struct announce_opts vip;	/* vip.nvips 0: no --vip */
-	bool vip_tuned;			/* --max-stratum or --hold-down given */
+	uint64_t vip_max_distance_ns;
+	bool vip_tuned;			/* --max-stratum, --hold-down or
+					 * --vip-max-distance given */
 };
 
 struct follower {
@@ -114,6 +142,13 @@ struct follower {
 	uint32_t daemon_rate;		/* ppb: its own dispersion's */
 	bool freq_exact;		/* freq_ref is the daemon's */
 	int64_t freq_ref;		/* ppb: the kernel's, keeping its time */
+	struct health health;		/* --vip: the time service's verdicts */
+	uint32_t service;		/* the last verdict, NO_DECISION at first */
+	bool service_sent;		/* the module has these two: */
+	uint32_t service_sent_reason;
+	bool service_announced;
+	struct timespec service_sent_at;	/* CLOCK_MONOTONIC */
+	int service_err;		/* the failure to send it last logged */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -181,7 +216,10 @@ static const char *parse_duration_ns(const char *s, uint64_t max, uint64_t *out)
 	return "unknown unit (s, ms, us or ns)";
 }
 
-/* --vip, --vip-dev, --max-stratum, --hold-down and its value. */
+/*
+ * --vip, --vip-dev, --max-stratum, --hold-down, --vip-max-distance and its
+ * value.
+ */
 static int parse_vip_arg(const char *w, const char *v, struct follow_opts *o)
 {
 	struct announce_opts *a = &o->vip;
@@ -205,6 +243,18 @@ static int parse_vip_arg(const char *w, const char *v, struct follow_opts *o)
 		return EXIT_OK;
 	}
 	o->vip_tuned = true;
+	if (!strcmp(w, "--vip-max-distance")) {
+		why = parse_duration_ns(v, UINT64_MAX / 2, &n);
+		if (!why && !n)
+			why = "must be above 0";
+		if (!why && n > VIP_MAX_DISTANCE_MAX_NS)
+			why = "must be at most 16 s";
+		if (why)
+			return usage_error("follow: invalid --vip-max-distance \"%s\": %s",
+					   v, why);
+		o->vip_max_distance_ns = n;
+		return EXIT_OK;
+	}
 	if (!strcmp(w, "--max-stratum")) {
 		why = parse_uint(v, 1, 15, &n);
 		if (why)
@@ -228,6 +278,7 @@ static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
 	o->max_error_ns = MAX_ERROR_DEFAULT_NS;
 	o->vip.max_stratum = MAX_STRATUM_DEFAULT;
 	o->vip.hold_down_ms = HOLD_DOWN_DEFAULT_MS;
+	o->vip_max_distance_ns = VIP_MAX_DISTANCE_DEFAULT_NS;
 	for (i = 1; i < argc; i++) {
 		const char *w = argv[i], *v;
 
@@ -246,7 +297,7 @@ static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
 		if (strcmp(w, "--source") && strcmp(w, "--interval") &&
 		    strcmp(w, "--max-error") && strcmp(w, "--vip") &&
 		    strcmp(w, "--vip-dev") && strcmp(w, "--max-stratum") &&
-		    strcmp(w, "--hold-down"))
+		    strcmp(w, "--hold-down") && strcmp(w, "--vip-max-distance"))
 			return usage_error("follow: unknown option \"%s\"", w);
 		if (i + 1 >= argc)
 			return usage_error("follow: %s needs a value", w);
@@ -275,7 +326,7 @@ static int parse_follow_args(int argc, char *argv[], struct follow_opts *o)
 	if (!o->vip.nvips != !o->vip.dev)
 		return usage_error("follow: --vip and --vip-dev go together");
 	if (o->vip_tuned && !o->vip.nvips)
-		return usage_error("follow: --max-stratum and --hold-down need --vip");
+		return usage_error("follow: --max-stratum, --hold-down and --vip-max-distance need --vip");
 	if (o->vip.nvips && (o->once || o->dry_run))
 		return usage_error("follow: --vip does not go with --once or --dry-run");
 	return EXIT_OK;
@@ -484,57 +535,115 @@ static void watch(void *ctx)
 
 /* ---- the announcement (--vip) ---- */
 
-/* Whether the module still serves a usable state: the last one pushed. */
-static bool module_serves(struct follower *f)
+/*
+ * The module's max-age, which the time service's verdict gives a silent
+ * daemon too: the fast path serves the last state that long.  The default
+ * when the module cannot say.
+ */
+static uint64_t module_max_age_ms(struct follower *f)
 {
 	struct ntpk_model m;
 	int err;
 
 	if (!f->ipc && ipc_open(&f->ipc)) {
 		f->ipc = NULL;
-		return false;
+		return NTPK_MAX_AGE_DEFAULT * 1000ULL;
 	}
 	err = ipc_get(f->ipc, &m);
 	if (err) {
 		ipc_close(f->ipc);
 		f->ipc = NULL;
-		return false;
+		return NTPK_MAX_AGE_DEFAULT * 1000ULL;
 	}
-	return m.has_state && m.state.usable;
+	if (!(m.config.has & CONFIG_HAS_MAX_AGE))
+		return NTPK_MAX_AGE_DEFAULT * 1000ULL;
+	return m.config.max_age * 1000ULL;
 }
 
 /*
- * The verdict on a poll: good while the daemon's state is the one ntpk
- * serves (synchronised, within --max-error) and its stratum is within
- * --max-stratum.  A poll without an answer is no evidence either way: the
- * node is as good as what the module still serves, the last state pushed,
- * until max-age.
+ * Tells the module the time service's verdict and whether the VIPs are
+ * on, for show and the metrics, when either changed, the last telling
+ * failed, or SERVICE_REFRESH_MS passed.  A module without
+ * NTPK_CMD_SERVICE_SET (older) is logged once and changes nothing else.
+ */
+static void report_service(struct follower *f, uint32_t reason, bool announced)
+{
+	struct timespec now;
+	const char *ext;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (f->service_sent && f->service_sent_reason == reason &&
+	    f->service_announced == announced &&
+	    src_mono_diff_ns(&now, &f->service_sent_at) <
+	    SERVICE_REFRESH_MS * 1000000LL)
+		return;
+	f->service_sent = false;
+	if (!f->ipc && ipc_open(&f->ipc)) {
+		f->ipc = NULL;
+		return;		/* act() logs the module's absence */
+	}
+	err = ipc_service_set(f->ipc, reason, announced);
+	if (err) {
+		ext = ipc_extack(f->ipc);
+		if (err != f->service_err)
+			logmsg("netlink: service set: %s%s%s", strerror(-err),
+			       ext ? ": " : "", ext ? ext : "");
+		f->service_err = err;
+		return;
+	}
+	if (f->service_err)
+		logmsg("netlink: service set works again");
+	f->service_err = 0;
+	f->service_sent = true;
+	f->service_sent_reason = reason;
+	f->service_announced = announced;
+	f->service_sent_at = now;
+}
+
+/*
+ * The node's two health signals, kept apart.  reason and why are the fast
+ * path's verdict on this reading (decide()): ntpk answers or the daemon
+ * does.  The VIPs follow the other, the time service's (health.h): a node
+ * whose fast path stepped aside still serves correct time from its daemon
+ * and stays in the route.
  */
 static void judge(struct follower *f, const struct src_reading *r,
 		  uint32_t reason, const char *why)
 {
-	struct timespec now;
-	char verdict[320];
-	bool good = false;
+	struct timespec now, real;
+	char verdict[320], svc_why[256];
+	uint32_t svc;
 
-	if (r->status == SRC_LOST) {
-		good = module_serves(f);
-		snprintf(verdict, sizeof(verdict),
-			 "no answer from %s, and ntpk serves no usable state",
-			 f->src->name);
-	} else if (reason != NTPK_REASON_NONE) {
-		snprintf(verdict, sizeof(verdict), "%s: %s",
-			 reason_word(reason), why);
-	} else if (r->stratum > f->o->vip.max_stratum) {
-		snprintf(verdict, sizeof(verdict),
-			 "stratum %u above --max-stratum %u", r->stratum,
-			 f->o->vip.max_stratum);
-	} else {
-		good = true;
-		verdict[0] = '\0';
+	clock_gettime(CLOCK_REALTIME, &real);
+	svc = health_judge(&f->health, r, &real,
+			   r->status == SRC_LOST ? module_max_age_ms(f) : 0,
+			   svc_why, sizeof(svc_why));
+	if (svc != f->service) {
+		if (svc != NTPK_REASON_NONE)
+			logmsg("service: bad (%s): %s", reason_word(svc), svc_why);
+		else if (r->status != SRC_LOST && reason != NTPK_REASON_NONE)
+			logmsg("service: good (%s); the daemon answers, the fast path is off (%s): %s",
+			       svc_why, reason_word(reason), why);
+		else
+			logmsg("service: good (%s)", svc_why);
 	}
+	f->service = svc;
+	snprintf(verdict, sizeof(verdict), "%s: %s", reason_word(svc), svc_why);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	announce_update(f->announce, good, verdict, &now, logmsg);
+	announce_update(f->announce, svc == NTPK_REASON_NONE, verdict, &now,
+			logmsg);
+	report_service(f, svc, announce_announced(f->announce));
+}
+
+/* At exit, whatever the exit: the node stops announcing, and says so. */
+static void vip_stop(struct follower *f)
+{
+	if (!f->announce)
+		return;
+	announce_close(f->announce);
+	f->announce = NULL;
+	report_service(f, NTPK_REASON_FOLLOW_STOPPED, false);
 }
 
 /* ---- logging ---- */
@@ -679,7 +788,8 @@ static int netlink_exit(struct follower *f, int err)
 int follow_main(int argc, char *argv[])
 {
 	struct follow_opts o = { 0 };
-	struct follower f = { .o = &o, .reason = NO_DECISION };
+	struct follower f = { .o = &o, .reason = NO_DECISION,
+			      .service = NO_DECISION };
 	struct src_reading r;
 	struct ntpk_state st;
 	struct timespec next, now;
@@ -724,13 +834,20 @@ int follow_main(int argc, char *argv[])
 		       f.src->name, (unsigned long long)(interval_ms / 1000),
 		       (unsigned long long)(interval_ms % 1000),
 		       o.max_error_ns / 1e9, o.dry_run ? " (dry run)" : "");
-	if (f.announce)
-		logmsg("vip: %u address%s on %s, announced while synchronised at stratum %u or better, after %llu.%03llu s of it, leased for %u s",
+	if (f.announce) {
+		struct health_opts ho = {
+			.max_stratum = o.vip.max_stratum,
+			.max_distance_ns = o.vip_max_distance_ns,
+		};
+
+		health_init(&f.health, &ho);
+		logmsg("vip: %u address%s on %s, announced while the daemon is synchronised at stratum %u or better with a root distance of at most %.6f s (the fast path may be off), after %llu.%03llu s of it, leased for %u s",
 		       o.vip.nvips, o.vip.nvips == 1 ? "" : "es", o.vip.dev,
-		       o.vip.max_stratum,
+		       o.vip.max_stratum, o.vip_max_distance_ns / 1e9,
 		       (unsigned long long)(o.vip.hold_down_ms / 1000),
 		       (unsigned long long)(o.vip.hold_down_ms % 1000),
 		       o.vip.lease_s);
+	}
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop_signal) {
@@ -804,8 +921,7 @@ next_poll:
 	       reason_word(NTPK_REASON_FOLLOW_STOPPED));
 	ret = EXIT_OK;
 out:
-	/* Whatever the exit, the node stops announcing. */
-	announce_close(f.announce);
+	vip_stop(&f);
 	restore_signals(&f);
 	ipc_close(f.ipc);
 	src_close(f.src);

@@ -451,6 +451,38 @@ static int parse_status(const struct nlattr *nest, struct ntpk_model *m)
 	return has_reason ? 0 : -EPROTO;
 }
 
+static int parse_service(const struct nlattr *nest, struct ntpk_model *m)
+{
+	const struct nlattr *a;
+	unsigned int seen = 0;
+
+	mnl_attr_for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case NTPK_SERVICE_A_REASON:
+			if (!attr_len_is(a, sizeof(uint32_t)))
+				return -EPROTO;
+			m->service_reason = mnl_attr_get_u32(a);
+			seen |= 1U << NTPK_SERVICE_A_REASON;
+			break;
+		case NTPK_SERVICE_A_ANNOUNCED:
+			if (!attr_len_is(a, sizeof(uint8_t)))
+				return -EPROTO;
+			m->service_announced = mnl_attr_get_u8(a);
+			seen |= 1U << NTPK_SERVICE_A_ANNOUNCED;
+			break;
+		case NTPK_SERVICE_A_AGE_MSEC:
+			if (!attr_len_is(a, sizeof(uint64_t)))
+				return -EPROTO;
+			m->service_age_msec = mnl_attr_get_u64(a);
+			seen |= 1U << NTPK_SERVICE_A_AGE_MSEC;
+			break;
+		}
+	}
+	return seen == (1U << NTPK_SERVICE_A_REASON |
+			1U << NTPK_SERVICE_A_ANNOUNCED |
+			1U << NTPK_SERVICE_A_AGE_MSEC) ? 0 : -EPROTO;
+}
+
 static int parse_stats(const struct nlattr *nest, uint64_t *stats)
 {
 	const struct nlattr *a;
@@ -528,6 +560,10 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 			err = parse_status(a, m);
 			m->has_status = true;
 			break;
+		case NTPK_A_SERVICE:
+			err = parse_service(a, m);
+			m->has_service = true;
+			break;
 		case NTPK_A_STATS:
 			err = parse_stats(a, m->stats);
 			m->has_stats = true;
@@ -550,7 +586,7 @@ int ipc_get(struct ipc *ipc, struct ntpk_model *m)
 
 	m->config.has = 0;
 	m->has_state = m->has_stats = m->has_ratelimit = false;
-	m->has_status = m->has_leap_at = false;
+	m->has_status = m->has_leap_at = m->has_service = false;
 	memset(&m->state, 0, sizeof(m->state));
 	memset(m->stats, 0, sizeof(m->stats));
 	err = talk(ipc, ntpk_msg(ipc, buf, NTPK_CMD_GET), get_cb, m);
@@ -712,6 +748,19 @@ int ipc_state_clear(struct ipc *ipc, uint32_t reason)
 
 	if (reason)
 		mnl_attr_put_u32(nlh, NTPK_A_REASON, reason);
+	return talk(ipc, nlh, NULL, NULL);
+}
+
+int ipc_service_set(struct ipc *ipc, uint32_t reason, bool announced)
+{
+	char buf[SEND_BUF];
+	struct nlmsghdr *nlh = ntpk_msg(ipc, buf, NTPK_CMD_SERVICE_SET);
+	struct nlattr *nest;
+
+	nest = mnl_attr_nest_start(nlh, NTPK_A_SERVICE);
+	mnl_attr_put_u32(nlh, NTPK_SERVICE_A_REASON, reason);
+	mnl_attr_put_u8(nlh, NTPK_SERVICE_A_ANNOUNCED, announced);
+	mnl_attr_nest_end(nlh, nest);
 	return talk(ipc, nlh, NULL, NULL);
 }
 

@@ -6,6 +6,7 @@
 #ifndef NTPKCTL_IPC_H
 #define NTPKCTL_IPC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "model.h"
 
@@ -25,6 +26,8 @@ int ipc_set(struct ipc *ipc, const struct ntpk_config *cfg,
 int ipc_state_set(struct ipc *ipc, const struct ntpk_state *st);
 /* reason NTPK_REASON_*, or 0 to send none (the kernel takes CLEARED). */
 int ipc_state_clear(struct ipc *ipc, uint32_t reason);
+/* The time service's verdict: reason NTPK_REASON_*, NONE when good. */
+int ipc_service_set(struct ipc *ipc, uint32_t reason, bool announced);
 /* NTPK_CMD_ADDR_ADD or NTPK_CMD_ADDR_DEL. */
 int ipc_addr(struct ipc *ipc, uint8_t cmd, const struct ntpk_addr *addr);
 /* A command without attributes: STATS_RESET, ADDR_FLUSH. */

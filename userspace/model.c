@@ -75,6 +75,8 @@ static const char *const reason_words[__NTPK_REASON_MAX] = {
 	[NTPK_REASON_FOLLOW_STOPPED] = "follow-stopped",
 	[NTPK_REASON_LEAP_WINDOW] = "leap-window",
 	[NTPK_REASON_DISABLED] = "disabled",
+	[NTPK_REASON_STRATUM] = "stratum",
+	[NTPK_REASON_DISTANCE] = "distance",
 };
 
 const char *reason_word(uint32_t reason)
@@ -95,4 +97,24 @@ bool reason_from_word(const char *word, uint32_t *reason)
 		}
 	}
 	return false;
+}
+
+bool reason_is_service(uint32_t reason)
+{
+	switch (reason) {
+	case NTPK_REASON_NONE:
+	case NTPK_REASON_EXPIRED:
+	case NTPK_REASON_UNSYNC:
+	case NTPK_REASON_DAEMON_GONE:
+	case NTPK_REASON_FOLLOW_STOPPED:
+	case NTPK_REASON_STRATUM:
+	case NTPK_REASON_DISTANCE:
+		return true;
+	}
+	return false;
+}
+
+bool reason_is_service_only(uint32_t reason)
+{
+	return reason == NTPK_REASON_STRATUM || reason == NTPK_REASON_DISTANCE;
 }

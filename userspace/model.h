@@ -92,6 +92,14 @@ struct ntpk_model {
 	uint32_t reason;	/* NTPK_REASON_* */
 	bool has_leap_at;
 	uint64_t leap_at;	/* Unix seconds */
+	/*
+	 * The second health signal: the node's own time service, as
+	 * follow --vip last set it (absent until then).
+	 */
+	bool has_service;
+	uint32_t service_reason;	/* NTPK_REASON_*, NONE when good */
+	bool service_announced;		/* the VIPs are on their device */
+	uint64_t service_age_msec;
 	bool has_stats;
 	uint64_t stats[NTPK_STATS_A_MAX + 1];	/* indexed by NTPK_STATS_A_* */
 	bool has_ratelimit;
@@ -119,6 +127,12 @@ void ratelimit_defaults(struct ntpk_ratelimit *rl);
  * a reason newer than this ntpkctl.
  */
 const char *reason_word(uint32_t reason);
+/*
+ * Whether a reason can say why the time service is bad (SERVICE_SET takes
+ * only these), and whether only it can (never the fast path's).
+ */
+bool reason_is_service(uint32_t reason);
+bool reason_is_service_only(uint32_t reason);
 /* The reason a word names; false for none. */
 bool reason_from_word(const char *word, uint32_t *reason);
 

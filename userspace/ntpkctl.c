@@ -185,7 +185,7 @@ static void follow_usage(void)
 	fputs("Usage: ntpkctl follow [--source SRC] [--interval SEC] [--max-error DUR]\n"
 	      "                      [--once] [--dry-run] [--verbose]\n"
 	      "                      [--vip-dev DEV --vip ADDR... [--max-stratum N]\n"
-	      "                       [--hold-down SEC]]\n"
+	      "                       [--hold-down SEC] [--vip-max-distance DUR]]\n"
 	      "Pushes the local daemon's leap, stratum, precision, root delay, refid,\n"
 	      "reftime and root dispersion, the latter plus the error ntpk adds (the\n"
 	      "kernel clock against the daemon's time), rounded up, with the rate at\n"
@@ -204,9 +204,12 @@ static void follow_usage(void)
 	      "Exit 4 also when chronyd's socket is not ours to use (run as root).\n"
 	      "--vip-dev DEV --vip ADDR...: the node's anycast addresses are on DEV\n"
 	      "  (for BIRD's direct or FRR's connected routes to announce) only while\n"
-	      "  the state is pushed and the stratum is at most --max-stratum (4); off\n"
-	      "  at the first bad poll, back after --hold-down seconds (60) of good\n"
-	      "  ones, off when follow exits.\n", stdout);
+	      "  its time service is good, whether ntpk or the daemon answers: the\n"
+	      "  daemon synchronised (LI 3 just after a leap it announced is), at\n"
+	      "  stratum --max-stratum (4) or better, its root distance at most\n"
+	      "  --vip-max-distance (1 s); a poll with no answer keeps the last\n"
+	      "  verdict until max-age.  Off at the first bad poll, back after\n"
+	      "  --hold-down seconds (60) of good ones, off when follow exits.\n", stdout);
 }
 
 static void apply_usage(void)

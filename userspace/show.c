@@ -101,6 +101,12 @@ static void print_show_text(const struct ntpk_model *m)
 		if (m->has_leap_at)
 			printf("  leap_at: %s\n", format_unix_time(m->leap_at, buf));
 	}
+	if (m->has_service) {
+		printf("service:\n");
+		printf("  reason: %s\n", reason_word(m->service_reason));
+		printf("  announced: %s\n", m->service_announced ? "yes" : "no");
+		printf("  age_ms: %" PRIu64 "\n", m->service_age_msec);
+	}
 
 	if (m->has_stats) {
 		printf("counters:\n");
@@ -205,6 +211,13 @@ static void print_show_json(const struct ntpk_model *m)
 				    format_unix_time(m->leap_at, buf));
 			json_uint(&j, "leap_at_unix", m->leap_at);
 		}
+		json_object_end(&j);
+	}
+	if (m->has_service) {
+		json_object_begin(&j, "service");
+		json_string(&j, "reason", reason_word(m->service_reason));
+		json_bool(&j, "announced", m->service_announced);
+		json_uint(&j, "age_ms", m->service_age_msec);
 		json_object_end(&j);
 	}
 
@@ -314,13 +327,30 @@ static void print_prometheus(const struct ntpk_model *m)
 			   "The bound on that error, beyond which the state is withdrawn",
 			   format_unsigned_nsec(st->max_error_ns, buf));
 	}
-	if (!m->has_status)
+	if (m->has_status) {
+		printf("# HELP ntpk_status_reason 1 for why the kernel does not answer now (none: it does)\n");
+		printf("# TYPE ntpk_status_reason gauge\n");
+		for (r = 0; r < __NTPK_REASON_MAX; r++)
+			if (!reason_is_service_only(r))
+				printf("ntpk_status_reason{reason=\"%s\"} %d\n",
+				       reason_word(r), r == m->reason);
+	}
+	/* The second signal, once follow --vip has reported it. */
+	if (!m->has_service)
 		return;
-	printf("# HELP ntpk_status_reason 1 for why the kernel does not answer now (none: it does)\n");
-	printf("# TYPE ntpk_status_reason gauge\n");
+	prom_gauge("service_announced",
+		   "1 while the node's anycast addresses are on their announcing device",
+		   m->service_announced ? "1" : "0");
+	snprintf(buf, sizeof(buf), "%" PRIu64 ".%03" PRIu64,
+		 m->service_age_msec / 1000, m->service_age_msec % 1000);
+	prom_gauge("service_age_seconds",
+		   "Time since follow --vip reported the time service", buf);
+	printf("# HELP ntpk_service_reason 1 for why the node's time service is not good enough to announce (none: it is)\n");
+	printf("# TYPE ntpk_service_reason gauge\n");
 	for (r = 0; r < __NTPK_REASON_MAX; r++)
-		printf("ntpk_status_reason{reason=\"%s\"} %d\n", reason_word(r),
-		       r == m->reason);
+		if (reason_is_service(r))
+			printf("ntpk_service_reason{reason=\"%s\"} %d\n",
+			       reason_word(r), r == m->service_reason);
 }
 
 int stats_main(int argc, char *argv[])

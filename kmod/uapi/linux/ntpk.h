@@ -39,6 +39,9 @@
  *       NTPK_STATS_A_*: NLA_U64 each, summed over all CPUs
  *     NTPK_A_RATELIMIT: NLA_NESTED
  *       NTPK_RL_A_*: as in NTPK_CMD_SET
+ *     NTPK_A_SERVICE: NLA_NESTED, absent until NTPK_CMD_SERVICE_SET
+ *       NTPK_SERVICE_A_REASON, NTPK_SERVICE_A_ANNOUNCED: as last set
+ *       NTPK_SERVICE_A_AGE_MSEC: NLA_U64, time since it was set
  *
  * NTPK_CMD_SET (CAP_NET_ADMIN; every attribute optional, absent = unchanged)
  *     NTPK_A_CONFIG: NLA_NESTED
@@ -122,6 +125,21 @@
  *   one message per served address:
  *     NTPK_A_ADDR: NLA_NESTED, as in NTPK_CMD_ADDR_ADD
  *   A change during the dump sets NLM_F_DUMP_INTR.
+ *
+ * NTPK_CMD_SERVICE_SET (CAP_NET_ADMIN; both attributes required)
+ *     NTPK_A_SERVICE: NLA_NESTED
+ *       NTPK_SERVICE_A_REASON: NLA_U32, enum ntpk_reason: why the node's
+ *                              own time service (the daemon) is not good
+ *                              enough to announce the node, NTPK_REASON_NONE
+ *                              when it is; only NONE, EXPIRED, UNSYNC,
+ *                              DAEMON_GONE, FOLLOW_STOPPED, STRATUM and
+ *                              DISTANCE (others -EINVAL)
+ *       NTPK_SERVICE_A_ANNOUNCED: NLA_U8, 0..1: the node's anycast addresses
+ *                              are on their announcing device now
+ *     The second health signal, beside the fast path's (NTPK_A_STATUS):
+ *     ntpkctl follow --vip reports it on every change, every 10 s and when
+ *     it exits.
+ *     The module only keeps it for GET; it changes no reply.
  */
 
 #ifndef _UAPI_LINUX_NTPK_H
@@ -168,6 +186,7 @@ enum ntpk_cmd {
 	NTPK_CMD_ADDR_DEL,
 	NTPK_CMD_ADDR_FLUSH,
 	NTPK_CMD_ADDR_GET,
+	NTPK_CMD_SERVICE_SET,
 	__NTPK_CMD_MAX
 };
 #define NTPK_CMD_MAX (__NTPK_CMD_MAX - 1)
@@ -181,6 +200,7 @@ enum ntpk_attr {
 	NTPK_A_ADDR,
 	NTPK_A_REASON,
 	NTPK_A_STATUS,
+	NTPK_A_SERVICE,
 	__NTPK_A_MAX
 };
 #define NTPK_A_MAX (__NTPK_A_MAX - 1)
@@ -240,9 +260,22 @@ enum ntpk_status_attr {
 };
 #define NTPK_STATUS_A_MAX (__NTPK_STATUS_A_MAX - 1)
 
+enum ntpk_service_attr {
+	NTPK_SERVICE_A_UNSPEC,
+	NTPK_SERVICE_A_PAD,
+	NTPK_SERVICE_A_REASON,
+	NTPK_SERVICE_A_ANNOUNCED,
+	NTPK_SERVICE_A_AGE_MSEC,
+	__NTPK_SERVICE_A_MAX
+};
+#define NTPK_SERVICE_A_MAX (__NTPK_SERVICE_A_MAX - 1)
+
 /*
  * Why the fast path does not answer.  STATE_CLEAR accepts CLEARED ..
- * FOLLOW_STOPPED; the module works out the others itself.
+ * FOLLOW_STOPPED; the module works out the others itself.  The same words
+ * say why the node's time service is not good (NTPK_CMD_SERVICE_SET):
+ * EXPIRED (its daemon silent for longer than max-age), UNSYNC, DAEMON_GONE,
+ * FOLLOW_STOPPED, and the two of its own, STRATUM and DISTANCE.
  */
 enum ntpk_reason {
 	NTPK_REASON_NONE,		/* usable: the fast path answers */
@@ -256,6 +289,8 @@ enum ntpk_reason {
 	NTPK_REASON_FOLLOW_STOPPED,	/* ntpkctl follow exited (SIGTERM) */
 	NTPK_REASON_LEAP_WINDOW,	/* a leap second is near, or past and no state read after it */
 	NTPK_REASON_DISABLED,		/* hooks off (set disable) */
+	NTPK_REASON_STRATUM,		/* service: above follow's --max-stratum */
+	NTPK_REASON_DISTANCE,		/* service: root distance above --vip-max-distance */
 	__NTPK_REASON_MAX
 };
 
