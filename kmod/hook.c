@@ -692,12 +692,57 @@ static const struct nf_hook_ops ntpk_nf_ops[] = {
 	},
 };
 
-int ntpk_hooks_register(struct net *net)
+/* Called under ntpk_net.lock (netlink), or as the namespace goes. */
+int ntpk_set_enabled(struct net *net, bool on)
 {
-	return nf_register_net_hooks(net, ntpk_nf_ops, ARRAY_SIZE(ntpk_nf_ops));
+	struct ntpk_net *nn = ntpk_net(net);
+	int err;
+
+	if (nn->hooks_on == on)
+		return 0;
+	/*
+	 * While we answer, have the stack stamp every packet as it is
+	 * received (before RPS and the backlog queue), as it does whenever a
+	 * socket asks for receive timestamps: the receive timestamp of a
+	 * reply is then the time the request arrived, not the time it got to
+	 * our hook.
+	 */
+	if (on) {
+		err = nf_register_net_hooks(net, ntpk_nf_ops,
+					    ARRAY_SIZE(ntpk_nf_ops));
+		if (err)
+			return err;
+		net_enable_timestamp();
+	} else {
+		nf_unregister_net_hooks(net, ntpk_nf_ops,
+					ARRAY_SIZE(ntpk_nf_ops));
+		net_disable_timestamp();
+	}
+	nn->hooks_on = on;
+	return 0;
 }
 
-void ntpk_hooks_unregister(struct net *net)
+/*
+ * Unhook before the core's synchronize_rcu(), so that netns.c's exit,
+ * after it, frees what no hook can still be reading.  Registered after
+ * netns.c's pernet operations, so run before their exit, on namespace
+ * teardown and on unload alike.
+ */
+static void __net_exit ntpk_hook_net_pre_exit(struct net *net)
 {
-	nf_unregister_net_hooks(net, ntpk_nf_ops, ARRAY_SIZE(ntpk_nf_ops));
+	ntpk_set_enabled(net, false);
+}
+
+static struct pernet_operations ntpk_hook_net_ops = {
+	.pre_exit = ntpk_hook_net_pre_exit,
+};
+
+int ntpk_hooks_init(void)
+{
+	return register_pernet_subsys(&ntpk_hook_net_ops);
+}
+
+void ntpk_hooks_uninit(void)
+{
+	unregister_pernet_subsys(&ntpk_hook_net_ops);
 }

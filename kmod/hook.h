@@ -2,9 +2,13 @@
 #ifndef _NTPK_HOOK_H
 #define _NTPK_HOOK_H
 
+#include <linux/types.h>
+
 struct net;
 
-int ntpk_hooks_register(struct net *net);
-void ntpk_hooks_unregister(struct net *net);
+int ntpk_hooks_init(void);
+void ntpk_hooks_uninit(void);
+/* Registers or unregisters the namespace's hooks: the fast path's switch. */
+int ntpk_set_enabled(struct net *net, bool on);
 
 #endif /* _NTPK_HOOK_H */

@@ -6,6 +6,7 @@
 #include <linux/module.h>
 #include <net/genetlink.h>
 
+#include "hook.h"
 #include "netns.h"
 #include "netlink.h"
 
@@ -16,6 +17,9 @@ static int __init ntpk_init(void)
 	err = ntpk_netns_init();
 	if (err)
 		goto err_netns;
+	err = ntpk_hooks_init();
+	if (err)
+		goto err_hooks;
 	err = ntpk_genl_init();
 	if (err)
 		goto err_genl;
@@ -23,6 +27,8 @@ static int __init ntpk_init(void)
 	return 0;
 
 err_genl:
+	ntpk_hooks_uninit();
+err_hooks:
 	ntpk_netns_uninit();
 err_netns:
 	return err;
@@ -31,6 +37,7 @@ err_netns:
 static void __exit ntpk_exit(void)
 {
 	ntpk_genl_uninit();
+	ntpk_hooks_uninit();
 	ntpk_netns_uninit();
 }
 

@@ -36,6 +36,7 @@
 #include <net/genetlink.h>
 #include <net/ipv6.h>
 
+#include "hook.h"
 #include "netns.h"
 #include "netlink.h"
 #include "ratelimit.h"

@@ -10,7 +10,6 @@
 #include <net/sock.h>
 
 #include "netns.h"
-#include "hook.h"
 #include "ratelimit.h"
 
 unsigned int ntpk_net_id __read_mostly;
@@ -42,18 +41,6 @@ static int __net_init ntpk_net_init(struct net *net)
 	return 0;
 }
 
-/* Unhook before the core's synchronize_rcu(), free after it in exit. */
-static void __net_exit ntpk_net_pre_exit(struct net *net)
-{
-	struct ntpk_net *nn = ntpk_net(net);
-
-	if (nn->hooks_on) {
-		ntpk_hooks_unregister(net);
-		net_disable_timestamp();
-		nn->hooks_on = false;
-	}
-}
-
 static void __net_exit ntpk_net_exit(struct net *net)
 {
 	struct ntpk_net *nn = ntpk_net(net);
@@ -67,38 +54,10 @@ static void __net_exit ntpk_net_exit(struct net *net)
 
 static struct pernet_operations ntpk_net_ops = {
 	.init = ntpk_net_init,
-	.pre_exit = ntpk_net_pre_exit,
 	.exit = ntpk_net_exit,
 	.id = &ntpk_net_id,
 	.size = sizeof(struct ntpk_net),
 };
-
-int ntpk_set_enabled(struct net *net, bool on)
-{
-	struct ntpk_net *nn = ntpk_net(net);
-	int err;
-
-	if (nn->hooks_on == on)
-		return 0;
-	/*
-	 * While we answer, have the stack stamp every packet as it is
-	 * received (before RPS and the backlog queue), as it does whenever a
-	 * socket asks for receive timestamps: the receive timestamp of a
-	 * reply is then the time the request arrived, not the time it got to
-	 * our hook.
-	 */
-	if (on) {
-		err = ntpk_hooks_register(net);
-		if (err)
-			return err;
-		net_enable_timestamp();
-	} else {
-		ntpk_hooks_unregister(net);
-		net_disable_timestamp();
-	}
-	nn->hooks_on = on;
-	return 0;
-}
 
 static void stats_sum(struct ntpk_net *nn, u64 *sum)
 {

@@ -144,6 +144,5 @@ int ntpk_netns_init(void);
 void ntpk_netns_uninit(void);
 void ntpk_stats_read(struct ntpk_net *nn, u64 *sum);
 void ntpk_stats_reset(struct ntpk_net *nn);
-int ntpk_set_enabled(struct net *net, bool on);
 
 #endif /* _NTPK_NETNS_H */

@@ -96,7 +96,7 @@ static inline void src_read(struct source *src, struct src_reading *r)
 int src_chronyd_open(const char *path, struct source **srcp);
 int src_ntp_open(const char *hostport, struct source **srcp);
 
-/* ---- helpers shared by the sources (source.c) ---- */
+/* ---- helpers shared by the sources (src_common.c) ---- */
 
 #define SRC_NSEC_PER_SEC	1000000000LL
 
