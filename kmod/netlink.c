@@ -695,17 +695,8 @@ static int ntpk_nl_state_clear(struct sk_buff *skb, struct genl_info *info)
 /* What a time service can be withdrawn for; the rest are the fast path's. */
 static bool service_reason_ok(u32 reason)
 {
-	switch (reason) {
-	case NTPK_REASON_NONE:
-	case NTPK_REASON_EXPIRED:
-	case NTPK_REASON_UNSYNC:
-	case NTPK_REASON_DAEMON_GONE:
-	case NTPK_REASON_FOLLOW_STOPPED:
-	case NTPK_REASON_STRATUM:
-	case NTPK_REASON_DISTANCE:
-		return true;
-	}
-	return false;
+	return reason < __NTPK_REASON_MAX &&
+	       (NTPK_SERVICE_REASONS & BIT(reason));
 }
 
 static int ntpk_nl_service_set(struct sk_buff *skb, struct genl_info *info)

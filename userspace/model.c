@@ -101,17 +101,8 @@ bool reason_from_word(const char *word, uint32_t *reason)
 
 bool reason_is_service(uint32_t reason)
 {
-	switch (reason) {
-	case NTPK_REASON_NONE:
-	case NTPK_REASON_EXPIRED:
-	case NTPK_REASON_UNSYNC:
-	case NTPK_REASON_DAEMON_GONE:
-	case NTPK_REASON_FOLLOW_STOPPED:
-	case NTPK_REASON_STRATUM:
-	case NTPK_REASON_DISTANCE:
-		return true;
-	}
-	return false;
+	return reason < __NTPK_REASON_MAX &&
+	       (NTPK_SERVICE_REASONS & 1U << reason);
 }
 
 bool reason_is_service_only(uint32_t reason)

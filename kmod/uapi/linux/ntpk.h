@@ -294,6 +294,13 @@ enum ntpk_reason {
 	__NTPK_REASON_MAX
 };
 
+/* The reasons NTPK_CMD_SERVICE_SET takes: the time service's, one bit each. */
+#define NTPK_SERVICE_REASONS						\
+	(1U << NTPK_REASON_NONE | 1U << NTPK_REASON_EXPIRED |		\
+	 1U << NTPK_REASON_UNSYNC | 1U << NTPK_REASON_DAEMON_GONE |	\
+	 1U << NTPK_REASON_FOLLOW_STOPPED | 1U << NTPK_REASON_STRATUM |	\
+	 1U << NTPK_REASON_DISTANCE)
+
 /*
  * Every UDP datagram to a served port that reaches an enabled namespace's
  * hook is a request (loopback ones too: ntpkctl follow's polls of the local
