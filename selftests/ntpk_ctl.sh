@@ -1181,7 +1181,11 @@ test_nlfuzz()
 	ctl "$ns" addr flush
 	ctl "$ns" state clear
 	ctl "$ns" stats --reset >/dev/null
-	expect_out "$DEFAULT_SHOW" ctl "$ns" show
+	# The fuzzer reported a time service (service set), which nothing
+	# takes back: well formed, and the rest as by default.
+	[[ $(section "$ns" service) =~ ^service:$'\n'"  reason: "[a-z-]+$'\n'"  announced: "(yes|no)$'\n'"  age_ms: N"$ ]] ||
+		{ section "$ns" service | sed 's/^/# /'; false; }
+	expect_out "$DEFAULT_SHOW" eval 'ctl "$ns" show | sed "/^service:/,/^  age_ms:/d"'
 }
 
 # timed NAME ARGS...: test_NAME ARGS, and how long it took (the guest is
