@@ -628,9 +628,11 @@ restart_chronyds() {
 	T[restart]=$NOW
 	for i in $(seq 1 $NNODES); do
 		others=$(seq 1 $NNODES | grep -vx "$i" | tr '\n' ' ')
+		# chronyd stays down until the route has left the node: a
+		# chronyd back within a poll's wait would never be seen gone.
 		chronyd_stop "${NODE[i]}"
-		node_chronyd "$i"
 		wait_hops "${others% }" 30 || return 0
+		node_chronyd "$i"
 		wait_hops "1 2 3 4" 60 || return 0
 	done
 	T[restarted]=$NOW
