@@ -8,7 +8,8 @@ request from the runs' JSON (bench/icount.py's output, one file per boot).
               targets; bench/out/icount.md and icount.json.  Fails when
               a run is more than 2% off the runs' mean (icount makes the
               instructions deterministic up to what the guest's own
-              randomness and timer placement change: about 1% here).
+              randomness and timer placement change: the floor and ntpk
+              within 0.1% since issue 24, see bench/icount.py).
   --gate      make check's regression gate: ntpk above the floor against
               BASELINE's "ntpk_above_floor", failing beyond its
               "tolerance" (a fraction).  The runs' turns (bench/icount.py
@@ -164,8 +165,9 @@ def main():
 	      'guest time per instruction); %d requests at %d/s from 2^20 '
 	      'client addresses per server and run, each run a fresh boot; '
 	      'commit %s.  A figure is the whole guest\'s busy time (the '
-	      'generator, the server, the client dropping the replies) less '
-	      'an idle spell\'s, divided by the requests offered.' % (
+	      'generator, the server, the client dropping the replies) over '
+	      'the difference of a COUNT/5- and a COUNT-request run, less '
+	      'an idle spell\'s per request period.' % (
 		      m.get('guest', '?'), m.get('count', 0), m.get('rate', 0),
 		      m.get('commit', '?')), '']
 	if vruns:
