@@ -630,6 +630,7 @@ class Bench:
 			'loss': 1.0 - (c1 - c0) / count,
 			'gen_ok': gen['ok'] == '1',
 			'achieved': float(gen['achieved']),
+			'calls': int(gen.get('calls', 0)),
 			'backlog_drops': backlog_drops,
 			'softnet_drops': sd1 - sd0,
 		}
