@@ -4,14 +4,17 @@
 #
 #   make            kmod/ntpk.ko and userspace/ntpkctl (W=1 passes through)
 #   make deps       install the Debian packages everything needs
-#   make check      deps, warning-free build (W=1) against every supported
-#                   kernel's headers, host unit tests, the YNL spec
-#                   (check-spec), DKMS for each kernel, the guest smoke test
-#                   from checkouts in many places (scripts/check-locations),
-#                   the guest suite (selftests/run under scripts/vm-run) on
-#                   KVER, with make deb's packages (lintian-checked) for
-#                   ntpk_deb.sh, a subset of it on the other kernels,
-#                   bench-smoke; prints its wall time
+#   make check      deps, then scripts/check: a warning-free build (W=1)
+#                   against every supported kernel's headers and make deb's
+#                   packages (lintian-checked), then side by side: the
+#                   guest suite (selftests/run under scripts/vm-run) on
+#                   KVER in two guests sharing one list of tests, a subset
+#                   of it on the other kernels, the guest smoke test from
+#                   checkouts in many places (scripts/check-locations),
+#                   bench-smoke, and the host checks (unit tests, the YNL
+#                   spec, DKMS for each kernel); prints every job's log, one
+#                   KTAP report and a table of the phases' wall times
+#   make check-nodeps  the same without deps
 #   make check-vm   the guest suite on KVER (VM_TESTS= picks tests); with
 #                   ntpk_deb.sh among them, make deb-pkgs first
 #   make unit       host unit tests of the NTP packet core and of ntpkctl's
