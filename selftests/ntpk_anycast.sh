@@ -355,6 +355,15 @@ bg_run "$CL" "${Q[@]}" run --log "$TMP/q.log" --stop "$TMP/q.stop" \
 	--dst $VIP6 --src 2001:db8:2::2,2001:db8:2::3,2001:db8:2::4,2001:db8:2::5
 CLIENT_PID=$BG_PID
 
+# What the router itself dropped for want of a route (and the unreachables
+# it sent back), absolute: a client's loss at a route change is the router's
+# when these grow with it.
+router_noroute() {
+	n "$RT" nstat -asz IpExtInNoRoutes Ip6InNoRoutes IcmpOutDestUnreachs \
+		Icmp6OutDestUnreachs | awk '$1 ~ /^(Ip|Icmp)/ { print $1, $2 }'
+}
+router_noroute >"$TMP/noroute0"
+
 declare -A T		# phase times, ms since the epoch
 
 # Runs CMD, then waits until the routes go to exactly WANT: the times in
@@ -752,6 +761,9 @@ clients() {
 		>"$TMP/report" || { fail "the client's report"; return 0; }
 	kv_load "" "$TMP/report"
 	sed 's/^/#   /' "$TMP/report"
+	router_noroute | awk 'NR == FNR { a[$1] = $2; next }
+		{ printf "# the router (%s) over the run: %s +%d\n", r, $1, $2 - a[$1] }' \
+		r="$ROUTER" "$TMP/noroute0" -
 	for f in 4 6; do
 		# Everyone answered, synchronised, in the steady phases, and
 		# while every node's upstream had moved: from the daemons.
