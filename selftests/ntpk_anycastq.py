@@ -8,7 +8,9 @@ each request, and when; and the nodes' common upstream.
           VIP of its source's family, until the --stop file appears.  One
           line per request to --log: SEND FAMILY FLOW RESULT, where SEND is
           the send time (Unix seconds) and RESULT "ttl=N leap=L stratum=S"
-          for the reply or "lost" after --timeout.  The pace and the
+          for the reply, "noroute=ADDR" when ADDR sent back an ICMP or
+          ICMPv6 destination unreachable, no route, quoting the request
+          (IP_RECVERR), or "lost" after --timeout.  The pace and the
           timeouts run on CLOCK_MONOTONIC: the test moves the realtime
           clock (a leap second in 2016) while the clients run.
   upstream  an NTP server (stratum 1) on --listen, serving the system
@@ -16,7 +18,9 @@ each request, and when; and the nodes' common upstream.
           --ctl file ("OFFSET-SECONDS LI") at every request: writing the
           file moves every node's upstream at the same moment.
   report  for each window NAME=FROM,TO and family F, counts over the
-          requests sent in [FROM, TO): NAME.F.sent, .lost, .unsync
+          requests sent in [FROM, TO): NAME.F.sent, .lost (unanswered,
+          whatever the reason), .noroute (of them, those a --router
+          address said it had no route for), .unsync
           (replies with leap 3), .ttl.N (replies with TTL or hop limit N,
           which tells the node), .lost_first and .lost_last (send times of
           the first and last lost, when any).  "KEY VALUE" lines, for the
@@ -38,6 +42,11 @@ import time
 NTP_UNIX = 2208988800
 IP_TTL = 2		# not in Python's socket module
 IP_RECVTTL = 12
+IP_RECVERR = 11
+IPV6_RECVERR = 25
+# sock_extended_err's ee_origin and ee_type for a destination unreachable,
+# code 0 (network unreachable; no route): the router's "no route".
+NOROUTE = {(2, 3, 0), (3, 1, 0)}
 
 
 def family_of(addr):
@@ -56,8 +65,11 @@ class Flow:
 		if fam == socket.AF_INET6:
 			self.sock.setsockopt(socket.IPPROTO_IPV6,
 					     socket.IPV6_RECVHOPLIMIT, 1)
+			self.sock.setsockopt(socket.IPPROTO_IPV6,
+					     IPV6_RECVERR, 1)
 		else:
 			self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+			self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
 		self.sock.bind((src, 0))
 		self.sock.setblocking(False)
 		self.xmt = None		# transmit timestamp outstanding
@@ -78,12 +90,44 @@ class Flow:
 		except OSError:
 			pass		# unreachable for now: counts as lost
 
+	def error(self):
+		"""The RESULT of a no-route error quoting the outstanding
+		request, '' for any other queued error, None for none."""
+		try:
+			data, anc, _, _ = self.sock.recvmsg(512, 512,
+							    socket.MSG_ERRQUEUE)
+		except BlockingIOError:
+			return None
+		for level, kind, val in anc:
+			if (level, kind) not in ((socket.IPPROTO_IP, IP_RECVERR),
+						 (socket.IPPROTO_IPV6,
+						  IPV6_RECVERR)) or len(val) < 16:
+				continue
+			origin, icmp_type, code = struct.unpack_from('=4xBBB', val)
+			off = val[16:]
+			if (origin, icmp_type, code) not in NOROUTE or \
+			   self.xmt is None or len(data) < 48 or \
+			   struct.unpack('!Q', data[40:48])[0] != self.xmt:
+				return ''
+			if len(off) >= 24 and \
+			   int.from_bytes(off[:2], sys.byteorder) == socket.AF_INET6:
+				who = socket.inet_ntop(socket.AF_INET6, off[8:24])
+			elif len(off) >= 8:
+				who = socket.inet_ntop(socket.AF_INET, off[4:8])
+			else:
+				return ''
+			self.xmt = None
+			return 'noroute=' + who
+		return ''
+
 	def receive(self):
 		"""The RESULT of a matching reply, or None."""
 		try:
 			data, anc, _, addr = self.sock.recvmsg(512, 64)
 		except BlockingIOError:
 			return None
+		except OSError:
+			return ''	# an error, reported by error()
 		if addr[0] != self.dst or addr[1] != 123 or len(data) != 48 or \
 		   self.xmt is None:
 			return None
@@ -142,11 +186,13 @@ def run(args):
 				resolve(f, 'lost')
 		for fd, _ in poller.poll(max(0, int((nxt - time.monotonic()) * 1000))):
 			f = by_fd[fd]
-			while True:
-				r = f.receive()
-				if r is None:
-					break
-				resolve(f, r)
+			for get in (f.error, f.receive):
+				while True:
+					r = get()
+					if r is None:
+						break
+					if r:
+						resolve(f, r)
 	for f in flows:
 		if f.xmt is not None:
 			resolve(f, 'lost')
@@ -198,7 +244,8 @@ def report(args):
 	lost = {}
 	for name, _, _ in windows:
 		for fam in (4, 6):
-			counts[name, fam] = {'sent': 0, 'lost': 0, 'unsync': 0}
+			counts[name, fam] = {'sent': 0, 'lost': 0, 'noroute': 0,
+					     'unsync': 0}
 			lost[name, fam] = []
 	with open(args.log) as log:
 		for line in log:
@@ -206,16 +253,17 @@ def report(args):
 			if len(w) < 4:
 				continue	# the last line, being written
 			t, fam = float(w[0]), int(w[1])
-			if w[3] != 'lost':
-				kv = dict(x.split('=') for x in w[3:])
+			kv = dict(x.split('=') for x in w[3:] if '=' in x)
 			for name, lo, hi in windows:
 				if not lo <= t < hi:
 					continue
 				c = counts[name, fam]
 				c['sent'] += 1
-				if w[3] == 'lost':
+				if 'ttl' not in kv:
 					c['lost'] += 1
 					lost[name, fam].append(t)
+					if kv.get('noroute') in args.router:
+						c['noroute'] += 1
 					continue
 				key = 'ttl.' + kv['ttl']
 				c[key] = c.get(key, 0) + 1
@@ -249,6 +297,8 @@ def main():
 	u.add_argument('--ctl', required=True)
 	q = sub.add_parser('report')
 	q.add_argument('--log', required=True)
+	q.add_argument('--router', action='append', default=[],
+		       help="a router's address: its no-route errors count")
 	q.add_argument('window', nargs='+', help='NAME=FROM,TO (Unix seconds)')
 	args = p.parse_args()
 	if args.cmd == 'run':
