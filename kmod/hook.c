@@ -7,6 +7,7 @@
  * exactly one outcome counter.  Nothing before the final reply build writes
  * to the packet, so every "pass" really is the packet as it arrived.
  */
+#include <linux/bottom_half.h>
 #include <linux/inetdevice.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -661,20 +662,42 @@ static unsigned int ntpk_pass(struct sk_buff *skb, const struct ntpk_req *r,
 	return verdict;
 }
 
+/*
+ * PRE_ROUTING runs in softirq, except for a packet an NFQUEUE rule in the
+ * raw table queued: nf_reinject() runs the hooks after that rule (ours)
+ * from the queue's netlink socket, in process context with only the RCU
+ * read lock held.  The per-CPU counters are this CPU's only with BH
+ * disabled, so there it is disabled for the whole of our work; in
+ * softirq, this costs a test of preempt_count.
+ */
 static unsigned int ntpk_ipv4_in(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct ntpk_req r = { .thoff = ip_hdrlen(skb), .min_poll = S8_MIN };
+	bool bh = !in_softirq();
+	unsigned int v;
 
-	return ntpk_pass(skb, &r, ipv4_in(skb, state, &r));
+	if (unlikely(bh))
+		local_bh_disable();
+	v = ntpk_pass(skb, &r, ipv4_in(skb, state, &r));
+	if (unlikely(bh))
+		local_bh_enable();
+	return v;
 }
 
 static unsigned int ntpk_ipv6_in(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct ntpk_req r = { .min_poll = S8_MIN };
+	bool bh = !in_softirq();
+	unsigned int v;
 
-	return ntpk_pass(skb, &r, ipv6_in(skb, state, &r));
+	if (unlikely(bh))
+		local_bh_disable();
+	v = ntpk_pass(skb, &r, ipv6_in(skb, state, &r));
+	if (unlikely(bh))
+		local_bh_enable();
+	return v;
 }
 
 static const struct nf_hook_ops ntpk_nf_ops[] = {

@@ -84,7 +84,7 @@ static inline struct ntpk_net *ntpk_net(const struct net *net)
 	return net_generic(net, ntpk_net_id);
 }
 
-/* Hot path: softirq context, so this CPU's counters are ours alone. */
+/* Hot path: BH disabled (hook.c), so this CPU's counters are ours alone. */
 static inline void ntpk_count(struct ntpk_net *nn, enum ntpk_stats_attr c)
 {
 	struct ntpk_pcpu_stats *st = this_cpu_ptr(nn->stats);

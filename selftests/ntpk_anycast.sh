@@ -555,9 +555,14 @@ upstream_step() {
 		 'ntpk_service_reason{reason="none"} 1' 'ntpk_service_announced 1'; do
 		grep -qxF "$i" <<<"$prom" || fail "node 1's metrics lack '$i'"
 	done
+	# Withdrawn for its error (0.0x s), or first for the kernel clock's
+	# slew away from chronyd's time as chronyd takes the step in (a CI
+	# run, node 4), whichever follow sees first: both are error-bound.
 	for i in $(seq 1 $NNODES); do
-		log_since "$i" | grep -q "withdrawn (error-bound): error 0\\.0" ||
+		log_since "$i" | grep -Eq "withdrawn \(error-bound\): (error 0\\.0|the kernel clock leaves the daemon's time at )" || {
 			fail "follow on node $i did not log its fast path's withdrawal"
+			log_since "$i" | tail -n 8 | sed "s/^/#   node $i: /"
+		}
 		! log_since "$i" | grep -E "vip: withdrawn|service: bad" ||
 			fail "follow on node $i withdrew the VIPs"
 	done
