@@ -528,22 +528,41 @@ rm -f "$(__chrony_dir "$SRV")/drift"
 upstream_stop
 upstream_start
 chronyd_client "$SRV" "$U4 minpoll -2 maxpoll -2" -- "allow all" "maxclockerror 10"
-maxclockerror()
+# The served state, with chronyd's reference held still (its upstream
+# stopped): true when the module still has it after freeze().
+frozen_and_served()
 {
-	local ta0 ta1 tb0 tb1 A B st r0 first last
-
-	wait_until 30 synced || fail "chronyd never synchronised to UP"
 	# The slew term (|kernel frequency + chronyd's|) near 0, so that
 	# only the daemon's own rate is compared.
 	wait_until 30 freq_near 0 || fail "chronyd's frequency $(tracking 8) ppm, not 0"
 	# --max-error 1s: a correction chronyd slews out is not the point.
 	follow_start --max-error 1s
-	wait_until 5 usable || fail "not usable: $(cat "$TMP/follow.log")"
+	wait_until 5 usable || return 1
 	freeze || fail "chronyd's reference time still moves"
 	# follow reads the frozen reference for three polls; then its polls
 	# stop, and the module ages the last state alone for 7 s.
 	sleep 0.3
-	wait_until 10 usable || fail "not usable: $(cat "$TMP/follow.log")"
+	wait_until 10 usable
+}
+
+maxclockerror()
+{
+	local ta0 ta1 tb0 tb1 A B st r0 first last try
+
+	wait_until 30 synced || fail "chronyd never synchronised to UP"
+	# Served, with chronyd's reference frozen; up to three tries.  Under
+	# TCG on a loaded host chronyd's skew reaches 600 ppm: its rate and
+	# the slew's then pass what the module can age a state at (1000 ppm)
+	# and follow rightly withdraws (error-bound), which leaves nothing to
+	# compare; that is retried, anything else fails.
+	for try in 1 2 3; do
+		frozen_and_served && break
+		grep -q "above the module's" "$TMP/follow.log" && [ "$try" -lt 3 ] ||
+			{ fail "not usable: $(cat "$TMP/follow.log")"; return 0; }
+		diag "try $try: $(grep "above the module's" "$TMP/follow.log" | tail -n 1 | sed 's/.*follow: //')"
+		follow_stop
+		kill -CONT "$UPSTREAM"
+	done
 	ta0=${EPOCHREALTIME/./}
 	IFS=, read -r -a A < <(n "$SRV" chronyc -c -h "$SOCK" tracking)
 	ta1=${EPOCHREALTIME/./}
