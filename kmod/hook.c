@@ -668,20 +668,31 @@ static unsigned int ntpk_pass(struct sk_buff *skb, const struct ntpk_req *r,
  * from the queue's netlink socket, in process context with only the RCU
  * read lock held.  The per-CPU counters are this CPU's only with BH
  * disabled, so there it is disabled for the whole of our work; in
- * softirq, this costs a test of preempt_count.
+ * softirq, this costs a test of preempt_count.  True when it was disabled
+ * here, for bh_restore().
  */
+static bool bh_hold(void)
+{
+	if (likely(in_softirq()))
+		return false;
+	local_bh_disable();
+	return true;
+}
+
+static void bh_restore(bool held)
+{
+	if (unlikely(held))
+		local_bh_enable();
+}
+
 static unsigned int ntpk_ipv4_in(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct ntpk_req r = { .thoff = ip_hdrlen(skb), .min_poll = S8_MIN };
-	bool bh = !in_softirq();
-	unsigned int v;
+	bool held = bh_hold();
+	unsigned int v = ntpk_pass(skb, &r, ipv4_in(skb, state, &r));
 
-	if (unlikely(bh))
-		local_bh_disable();
-	v = ntpk_pass(skb, &r, ipv4_in(skb, state, &r));
-	if (unlikely(bh))
-		local_bh_enable();
+	bh_restore(held);
 	return v;
 }
 
@@ -689,14 +700,10 @@ static unsigned int ntpk_ipv6_in(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct ntpk_req r = { .min_poll = S8_MIN };
-	bool bh = !in_softirq();
-	unsigned int v;
+	bool held = bh_hold();
+	unsigned int v = ntpk_pass(skb, &r, ipv6_in(skb, state, &r));
 
-	if (unlikely(bh))
-		local_bh_disable();
-	v = ntpk_pass(skb, &r, ipv6_in(skb, state, &r));
-	if (unlikely(bh))
-		local_bh_enable();
+	bh_restore(held);
 	return v;
 }
 
