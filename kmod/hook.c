@@ -155,7 +155,7 @@ static enum ntpk_stats_attr check_payload(struct sk_buff *skb,
 	r->st = rcu_dereference(r->nn->state);
 	if (!r->st || !r->st->synced)
 		return NTPK_STATS_A_PASS_NO_STATE;
-	r->age = ntpk_state_age_ns(r->st, get_jiffies_64());
+	r->age = ntpk_state_age_ns(r->st, ntpk_now());
 	if (!ntpk_state_fresh(r->cfg, r->age))
 		return NTPK_STATS_A_PASS_NO_STATE;
 	/*

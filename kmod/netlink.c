@@ -170,7 +170,7 @@ static int put_config(struct sk_buff *msg, const struct ntpk_config *cfg)
 static int put_state(struct sk_buff *msg, const struct ntpk_state *st,
 		     const struct ntpk_config *cfg)
 {
-	u64 now = get_jiffies_64();
+	u64 now = ntpk_now();
 	struct nlattr *nest;
 
 	if (!st)
@@ -626,8 +626,8 @@ static int ntpk_nl_state_set(struct sk_buff *skb, struct genl_info *info)
 	has_error = check_error_attrs(tb, nest, info->extack);
 	if (has_error < 0)
 		return has_error;
-	/* The jiffies first: the age counts from before the clock read. */
-	stamp = get_jiffies_64();
+	/* The stamp first: the age counts from before the reading's. */
+	stamp = ntpk_now();
 	err = read_age(tb[NTPK_STATE_A_TAKEN], &age, info->extack);
 	if (err)
 		return err;

@@ -5,6 +5,7 @@
 #include <linux/percpu.h>
 #include <linux/in6.h>
 #include <linux/jiffies.h>
+#include <linux/timekeeping.h>
 #include <linux/ktime.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
@@ -36,7 +37,7 @@ struct ntpk_config {
 
 struct ntpk_state {
 	struct rcu_head rcu;
-	u64 stamp;			/* jiffies_64 when pushed */
+	u64 stamp;			/* CLOCK_BOOTTIME ns when pushed */
 	u64 read_age;			/* ns from the daemon's reading to the push */
 	bool synced;
 	bool has_error;			/* the three informational values */
@@ -95,31 +96,37 @@ static inline void ntpk_count(struct ntpk_net *nn, enum ntpk_stats_attr c)
 }
 
 /*
- * Ages count from the daemon's reading: the push's jiffies_64 plus how old
- * the reading was then.  They are rounded up, never down: the push fell
- * anywhere within its tick, so one tick more than the difference is never
- * less than the time that has passed.  jiffies_64 does not wrap in any
- * uptime (a 32-bit kernel's jiffies does, every 49.7 days at HZ 1000), and
- * the difference is unsigned, so an age only grows.  NOW is
- * get_jiffies_64().
+ * Ages count from the daemon's reading: the time since the push plus how
+ * old the reading was then.  The time since the push is read from the
+ * clock itself (CLOCK_BOOTTIME, ntpk_now()), not from jiffies: jiffies lag
+ * the clock whenever the tick is late, as on a VM whose vCPU the host has
+ * just run again after a pause, and a state aged by them would claim its
+ * dispersion as it was that long ago.  BOOTTIME, not MONOTONIC, so that a
+ * suspend ages it too.  The difference is unsigned: a NOW before the
+ * stamp, which the clock never gives, reads as an age past the cap.
  */
+static inline u64 ntpk_now(void)
+{
+	return ktime_get_boottime_ns();
+}
+
 /* Beyond any max age (NTPK_MAX_AGE_MAX): where ages stop counting. */
 #define NTPK_AGE_CAP_SEC	(2 * NTPK_MAX_AGE_MAX)
 
 static inline u64 ntpk_state_age_ns(const struct ntpk_state *st, u64 now)
 {
-	u64 ticks = now - st->stamp;
+	u64 since = now - st->stamp;
 
-	if (ticks >= (u64)NTPK_AGE_CAP_SEC * HZ)
+	if (since >= (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC)
 		return (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC;
-	return st->read_age + jiffies64_to_nsecs(ticks + 1);
+	return st->read_age + since;
 }
 
 /* In ms, as the uapi reports it, rounded up and exact past 2^32 ms. */
 static inline u64 ntpk_state_age_ms(const struct ntpk_state *st, u64 now)
 {
 	return DIV_ROUND_UP_ULL(st->read_age, NSEC_PER_MSEC) +
-	       jiffies64_to_msecs(now - st->stamp) + jiffies_to_msecs(1);
+	       DIV_ROUND_UP_ULL(now - st->stamp, NSEC_PER_MSEC);
 }
 
 static inline bool ntpk_state_fresh(const struct ntpk_config *cfg, u64 age_ns)
@@ -137,7 +144,7 @@ static inline bool ntpk_state_usable_at(const struct ntpk_state *st,
 static inline bool ntpk_state_usable(const struct ntpk_state *st,
 				     const struct ntpk_config *cfg)
 {
-	return ntpk_state_usable_at(st, cfg, get_jiffies_64());
+	return ntpk_state_usable_at(st, cfg, ntpk_now());
 }
 
 int ntpk_netns_init(void);

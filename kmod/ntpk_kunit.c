@@ -881,34 +881,24 @@ kunit_test_suite(ntpk_ntp_suite);
 
 /* ---- the state's age (netns.h) ------------------------------------ */
 
-/*
- * Stamps just before a jiffies crossing: where a 32-bit kernel's jiffies
- * wraps, and where this kernel's unsigned long and u64 do.
- */
+/* Stamps (CLOCK_BOOTTIME ns) from 0 to just before the u64 wraps. */
 static const u64 stamps[] = {
-	0, (1ULL << 32) - 10, (u64)ULONG_MAX - 10, U64_MAX - 10,
+	0, (1ULL << 32) - 10, (1ULL << 63) - 10, U64_MAX - 10,
 };
 
 /*
  * A state is usable for max_age, then never again, however long it is
- * left: what a time_before() on unsigned long got wrong once the age
- * passed half its range (beyond 2^31 ticks on a 32-bit kernel, 25 days at
- * HZ 1000; here, ULONG_MAX / 2 + max_age + 1 stands for it).  Ages are
- * rounded up by a tick: max_age - 2 ticks after the push is the last
- * usable moment.
+ * left: ages are unsigned differences, so none wraps back to young.
  */
 static void state_usable_across_wrap(struct kunit *test)
 {
-	const unsigned long max = 5 * HZ;
+	const u64 max = 5 * NSEC_PER_SEC;
 	const struct ntpk_config cfg = { .max_age = 5 };
-	/* Ages in ticks; the largest a u64 holds is the last. */
+	/* Ages in ns; the largest a u64 holds is the last. */
 	static const u64 stale[] = {
-		5 * HZ - 1, 5 * HZ, 5 * HZ + 1, 3600ULL * HZ,
-		(1ULL << 31) + 5 * HZ + 1,	/* 32-bit time_before() wraps */
-		1ULL << 32,			/* 32-bit jiffies equal again */
-		(1ULL << 32) + 1,
-		ULONG_MAX / 2, ULONG_MAX / 2 + 5 * HZ + 1, ULONG_MAX - 1,
-		U64_MAX / 2 + 5 * HZ + 1, U64_MAX - 1, U64_MAX,
+		5 * NSEC_PER_SEC, 5 * NSEC_PER_SEC + 1, 3600 * NSEC_PER_SEC,
+		1ULL << 33, (1ULL << 63) + 5 * NSEC_PER_SEC,
+		U64_MAX / 2 + 5 * NSEC_PER_SEC + 1, U64_MAX - 1, U64_MAX,
 	};
 	struct ntpk_state st = { .synced = true };
 	size_t i, j;
@@ -918,8 +908,8 @@ static void state_usable_across_wrap(struct kunit *test)
 		st.read_age = 0;
 		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp), 1,
 			 "stamp %llu, age 0", st.stamp);
-		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp + max - 2),
-			 1, "stamp %llu, age max_age - 2 ticks", st.stamp);
+		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp + max - 1),
+			 1, "stamp %llu, age max_age - 1 ns", st.stamp);
 		for (j = 0; j < ARRAY_SIZE(stale); j++)
 			CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg,
 							    st.stamp + stale[j]),
@@ -927,12 +917,12 @@ static void state_usable_across_wrap(struct kunit *test)
 		/* A reading 1 s old at the push has a second less. */
 		st.read_age = NSEC_PER_SEC;
 		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg,
-						    st.stamp + max - HZ - 2),
-			 1, "stamp %llu, read 1 s before, max_age - 1 s - 2 ticks",
+						    st.stamp + max - NSEC_PER_SEC - 1),
+			 1, "stamp %llu, read 1 s before, max_age - 1 s - 1 ns",
 			 st.stamp);
 		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg,
-						    st.stamp + max - HZ - 1),
-			 0, "stamp %llu, read 1 s before, max_age - 1 s - 1 tick",
+						    st.stamp + max - NSEC_PER_SEC),
+			 0, "stamp %llu, read 1 s before, max_age - 1 s",
 			 st.stamp);
 		st.read_age = (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC;
 		CHECK_EQ(test, ntpk_state_usable_at(&st, &cfg, st.stamp), 0,
@@ -945,49 +935,58 @@ static void state_usable_across_wrap(struct kunit *test)
 }
 
 /*
- * The age in ns never undercounts: one tick more than the jiffies passed,
- * plus the reading's age at the push; it stops counting at the cap.
+ * The age in ns is the time since the push plus the reading's age at the
+ * push, exactly; it stops counting at the cap, and a clock before the
+ * stamp reads as past it.
  */
-static void state_age_ns_rounded_up(struct kunit *test)
+static void state_age_ns_exact(struct kunit *test)
 {
 	struct ntpk_state st = { .read_age = 1234567 };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(stamps); i++) {
 		st.stamp = stamps[i];
-		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp),
-			 1234567 + TICK_NSEC, "stamp %llu, same tick", st.stamp);
-		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp + 3 * HZ),
-			 1234567 + 3 * NSEC_PER_SEC + TICK_NSEC,
-			 "stamp %llu, 3 s", st.stamp);
+		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp), 1234567,
+			 "stamp %llu, at the push", st.stamp);
+		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp + 3 * NSEC_PER_SEC + 1),
+			 1234567 + 3 * NSEC_PER_SEC + 1, "stamp %llu, 3 s", st.stamp);
+		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp +
+					       (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC),
+			 (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC,
+			 "stamp %llu, at the cap", st.stamp);
 		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp - 1),
 			 (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC,
-			 "stamp %llu, U64_MAX ticks", st.stamp);
+			 "stamp %llu, 1 ns before it", st.stamp);
 	}
 }
 
-/* The age in ms past 2^32 ms (49.7 days), exact, from any stamp. */
+/* The age in ms past 2^32 ms (49.7 days), rounded up, from any stamp. */
 static void state_age_ms_64bit(struct kunit *test)
 {
 	static const u64 secs[] = {
-		0, 1, 4294967, 4294968, 5000000, 1000000000, 1ULL << 40,
+		0, 1, 4294967, 4294968, 5000000, 1000000000, 1ULL << 33,
 	};
 	struct ntpk_state st = { .read_age = 2500001 };
 	size_t i, j;
 
 	for (i = 0; i < ARRAY_SIZE(stamps); i++) {
 		st.stamp = stamps[i];
-		for (j = 0; j < ARRAY_SIZE(secs); j++)
-			CHECK_EQ(test, ntpk_state_age_ms(&st,
-							 st.stamp + secs[j] * HZ),
-				 secs[j] * MSEC_PER_SEC + 3 + jiffies_to_msecs(1),
+		for (j = 0; j < ARRAY_SIZE(secs); j++) {
+			CHECK_EQ(test, ntpk_state_age_ms(&st, st.stamp +
+							 secs[j] * NSEC_PER_SEC),
+				 secs[j] * MSEC_PER_SEC + 3,
 				 "stamp %llu, %llu s", st.stamp, secs[j]);
+			CHECK_EQ(test, ntpk_state_age_ms(&st, st.stamp +
+							 secs[j] * NSEC_PER_SEC + 1),
+				 secs[j] * MSEC_PER_SEC + 4,
+				 "stamp %llu, %llu s + 1 ns", st.stamp, secs[j]);
+		}
 	}
 }
 
 static struct kunit_case ntpk_state_cases[] = {
 	KUNIT_CASE(state_usable_across_wrap),
-	KUNIT_CASE(state_age_ns_rounded_up),
+	KUNIT_CASE(state_age_ns_exact),
 	KUNIT_CASE(state_age_ms_64bit),
 	{}
 };

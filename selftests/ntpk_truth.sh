@@ -491,8 +491,8 @@ within_dispersion()
 	# chronyd's time while it was on its way ([t1 + c(t1), t4 + c(t4)]);
 	# and its root dispersion is at least the state's, aged at the state's
 	# rate for the state's age then (the age show gave, plus the time
-	# since show returned, less 8 ms: two jiffies, the age the show
-	# rounds down to the millisecond).
+	# since show returned, less 8 ms: show rounds its age up to the
+	# millisecond, and read it before it returned).
 	bad=$(awk -v base="$(cat "$TMP/probe.base")" -v ta="$ta" -v ca="$ca" \
 		-v tb="$tb" -v cb="$cb" -v ts="$ts" \
 		-v d="$(sed -n 's/.*"root_dispersion":\([0-9.]*\).*/\1/p' <<<"$st")" \
