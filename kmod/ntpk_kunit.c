@@ -6,7 +6,7 @@
  * with the kernel's compiler flags, div_u64() and KASAN watching the
  * buffers.  Expected values are computed here independently of ntp.c.
  * A second suite, ntpk_state, checks the state's age and freshness
- * (netns.h) at jiffies values no test run lives to see.
+ * (netns.h) at clock values no test run lives to see.
  *
  * The randomised loops run a tenth of the host's iterations: under TCG
  * with KASAN every iteration costs a hundred times more, and the host
