@@ -892,13 +892,13 @@ static const u64 stamps[] = {
  */
 static void state_usable_across_wrap(struct kunit *test)
 {
-	const u64 max = 5 * NSEC_PER_SEC;
+	const u64 max = 5ULL * NSEC_PER_SEC;
 	const struct ntpk_config cfg = { .max_age = 5 };
 	/* Ages in ns; the largest a u64 holds is the last. */
 	static const u64 stale[] = {
-		5 * NSEC_PER_SEC, 5 * NSEC_PER_SEC + 1, 3600 * NSEC_PER_SEC,
-		1ULL << 33, (1ULL << 63) + 5 * NSEC_PER_SEC,
-		U64_MAX / 2 + 5 * NSEC_PER_SEC + 1, U64_MAX - 1, U64_MAX,
+		5ULL * NSEC_PER_SEC, 5ULL * NSEC_PER_SEC + 1, 3600ULL * NSEC_PER_SEC,
+		1ULL << 33, (1ULL << 63) + 5ULL * NSEC_PER_SEC,
+		U64_MAX / 2 + 5ULL * NSEC_PER_SEC + 1, U64_MAX - 1, U64_MAX,
 	};
 	struct ntpk_state st = { .synced = true };
 	size_t i, j;
@@ -948,8 +948,8 @@ static void state_age_ns_exact(struct kunit *test)
 		st.stamp = stamps[i];
 		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp), 1234567,
 			 "stamp %llu, at the push", st.stamp);
-		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp + 3 * NSEC_PER_SEC + 1),
-			 1234567 + 3 * NSEC_PER_SEC + 1, "stamp %llu, 3 s", st.stamp);
+		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp + 3ULL * NSEC_PER_SEC + 1),
+			 1234567 + 3ULL * NSEC_PER_SEC + 1, "stamp %llu, 3 s", st.stamp);
 		CHECK_EQ(test, ntpk_state_age_ns(&st, st.stamp +
 					       (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC),
 			 (u64)NTPK_AGE_CAP_SEC * NSEC_PER_SEC,
