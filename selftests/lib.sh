@@ -278,16 +278,28 @@ with_timeout()
 	timeout -k 5 "$sec" "$@"
 }
 
-wait_until()
+# A pause without a process: read's timeout on a pipe that this shell holds
+# both ends of, so no data or end of file ever comes.  Under TCG each
+# process a poll starts (date, sleep) costs about 50 ms of guest CPU, and
+# wait_until's 0.2 s polls with two dates and a sleep burnt most of a
+# vCPU while they waited.
+exec {__lib_nap_fd}<> <(:)
+
+nap()	# SECONDS (may be fractional)
 {
-	local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000 * NTPK_SLOW))
+	read -rt "$1" -u "$__lib_nap_fd" || :
+}
+
+# Until CMD succeeds, trying it every 0.2 s, for at most SEC (times
+# NTPK_SLOW) seconds of the system clock; 1 if it never did.
+wait_until()	# SEC CMD [ARG...]
+{
+	local deadline=$((${EPOCHREALTIME//[!0-9]/} + $1 * 1000000 * NTPK_SLOW))
 
 	shift
 	until "$@"; do
-		if [ $(($(date +%s%N) / 1000000)) -ge $deadline ]; then
-			return 1
-		fi
-		sleep 0.2
+		[ "${EPOCHREALTIME//[!0-9]/}" -lt "$deadline" ] || return 1
+		nap 0.2
 	done
 }
 
@@ -333,7 +345,7 @@ run_test() {	# NAME FUNCTION
 }
 
 elapsed() {	# EPOCHREALTIME-THEN: seconds since, one decimal
-	local us=$((${EPOCHREALTIME/./} - ${1/./}))
+	local us=$((${EPOCHREALTIME//[!0-9]/} - ${1/./}))
 
 	echo "$((us / 1000000)).$((us / 100000 % 10))"
 }

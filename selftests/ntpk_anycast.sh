@@ -477,7 +477,7 @@ mon_start() {
 		while [ ! -e "$TMP/mon.stop" ]; do
 			read_hops
 			echo "$HOPS4|$HOPS6"
-			sleep 0.2
+			nap 0.2
 		done
 	) >"$TMP/mon.log" &
 	MON_PID=$!
@@ -614,8 +614,8 @@ leap_second() {
 	wait_until $((LEAD - 5)) all_tracking 14 "Insert second" ||
 		{ fail "not every node's chronyd announces the leap"; nodes_diag; }
 	diag "every chronyd announces the leap $((LEAP - $(date +%s))) s before it"
-	until [ "$(date +%s)" -ge $((LEAP + 6)) ]; do
-		sleep 0.2
+	until [ "$EPOCHSECONDS" -ge $((LEAP + 6)) ]; do
+		nap 0.2
 	done
 	up_set 0 0
 	for i in $(seq 1 $NNODES); do

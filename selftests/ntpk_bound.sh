@@ -117,16 +117,18 @@ reason()
 }
 
 # chronyd calm (before a stall, after the one before): ntpk answers, ages its
-# dispersion at less than 20 ppm, so that a slower ageing than the stall's
-# 300 ppm shows.  (A stall of 10 s or more is a time jump to chronyd:
-# it starts again, unsynchronised.)
+# dispersion at less than 100 ppm, so that an ageing that left out the
+# stall's 300 ppm shows (judge_stall).  chronyd's skew under a loaded host
+# stays above 20 ppm for a minute and more at times: calm waited 85 s of
+# its 90 s for 20 ppm in one CI run.  (A stall of 10 s or more is a time
+# jump to chronyd: it starts again, unsynchronised.)
 calm()
 {
 	local rate
 
 	usable || return 1
 	rate=$(show_json | sed -n 's/.*"disp_rate_ppb":\([0-9]*\).*/\1/p')
-	[ "${rate:-99999999}" -le 20000 ]
+	[ "${rate:-99999999}" -le 100000 ]
 }
 
 resync()
@@ -237,13 +239,16 @@ cleanup()
 	busybox adjtimex -q -t 10000 -f 0
 }
 
-# How the replies of a stall went, from the probe's record.
-judge_stall()	# tick|freq T_STOP T_ADJ MAXAGE SLEW-PPM
+# How the replies of a stall went, from the probe's record.  PUSHED is when
+# follow last pushed the state (system clock, s; "-" for a tick stall),
+# PUSHED_ERR how far off that may be.
+judge_stall()	# tick|freq T_STOP T_ADJ MAXAGE SLEW-PPM PUSHED PUSHED_ERR
 {
 	"$PY" - "$@" "$TMP/probe" <<'EOF'
 import json, sys
-what, t_stop, t_adj, age, slew, path = sys.argv[1], float(sys.argv[2]), \
-	float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+what, t_stop, t_adj, age, slew = sys.argv[1], float(sys.argv[2]), \
+	float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+pushed, pushed_err, path = sys.argv[6], sys.argv[7], sys.argv[8]
 rs = [json.loads(l) for l in open(path)]
 summary = rs.pop()
 ans = [r for r in rs if r['answered']]
@@ -268,16 +273,21 @@ if what == 'tick':
 elif not ans:
 	bad.append('no reply from ntpk')
 else:
-	# Served without a gap until max-age after the last poll chronyd
-	# answered, within follow's 0.1 s interval before the stop.
+	# Served without a gap until max-age after follow's last push (the
+	# module's state age, read during the stall): the last request
+	# answered was sent before then, and at most the probe's 0.1 s
+	# interval, with 0.2 s for a loaded host's scheduling, earlier.
 	gap = [r for r in rs if not r['answered'] and r['n'] < ans[-1]['n']]
 	if gap:
 		bad.append('%d requests unanswered before the last answered'
 			   % len(gap))
-	last = ans[-1]['sent'] - t_stop
-	if not age - 0.3 <= last <= age + 0.05:
-		bad.append('last reply %.3f s after the stop, want %.2f..%.2f'
-			   % (last, age - 0.3, age + 0.05))
+	expiry, err = float(pushed) + age, float(pushed_err)
+	last = ans[-1]['sent']
+	print('# last push %.3f s (+-%.3f) before the stop; last reply %.3f s before max-age ran out'
+	      % (t_stop - float(pushed), err, expiry - last))
+	if not expiry - 0.3 - err <= last <= expiry + 0.02 + err:
+		bad.append('last reply %.3f s before max-age ran out, want -%.3f..%.3f'
+			   % (expiry - last, 0.02 + err, 0.3 + err))
 	# The root dispersion grows at least as fast as the kernel now
 	# leaves chronyd's time: |its frequency + chronyd's estimate| (chronyd
 	# sets it to minus that, plus the slew of its correction in
@@ -308,7 +318,7 @@ EOF
 stall()
 {
 	local what=$1 age=$2 delay=${3:-0} pid tick freq lines probe_pid why
-	local raw t_adj t_stop ppb nt nf fc slew
+	local raw t_adj t_stop ppb nt nf fc slew pushed pushed_err t0 t1 age_ms
 
 	resync || return 1
 	n "$SRV" ntpkctl set max-age "$age"
@@ -335,6 +345,17 @@ stall()
 	read -r raw t_adj t_stop < <("$PY" "$CLOCK" adjtimex --stop "$pid" \
 		--delay "$delay" --tick "$nt" --freq "$nf")
 	diag "chronyd stopped; $what moved $(elapsed "$t_stop") s later (kernel tick $tick us, freq $freq before)"
+	# When follow last pushed, from the state's age a second into the stop
+	# (a poll chronyd answered just before it may be pushed just after).
+	pushed=- pushed_err=0
+	if [ "$what" = freq ]; then
+		sleep 1
+		t0=$EPOCHREALTIME
+		age_ms=$(show_json | sed -n 's/.*"age_ms":\([0-9]*\),"usable".*/\1/p')
+		t1=$EPOCHREALTIME
+		read -r pushed pushed_err < <(awk -v a="$t0" -v b="$t1" -v m="$age_ms" \
+			'BEGIN { printf "%.6f %.6f", (a + b) / 2 - m / 1000, (b - a) / 2 + 0.001 }')
+	fi
 	wait "$probe_pid" || true
 	# Where follow is when the state is gone (its kernel wait channel).
 	diag "follow waits in $(cat "/proc/$FOLLOW/wchan" 2>/dev/null)"
@@ -345,7 +366,8 @@ stall()
 	CHRONYD_PID=
 	diag "chronyd stopped for $(elapsed "$t_stop") s; then: $why"
 	tail -n +$((lines + 1)) "$TMP/follow.err" | sed 's/^/# follow: /'
-	judge_stall "$what" "$t_stop" "$t_adj" "$age" "$slew" || T_FAIL=1
+	judge_stall "$what" "$t_stop" "$t_adj" "$age" "$slew" "$pushed" \
+		"$pushed_err" || T_FAIL=1
 	if [ "$what" = tick ]; then
 		assert_eq "$why" error-bound "reason after the tick moved"
 		tail -n +$((lines + 1)) "$TMP/follow.err" |

@@ -268,7 +268,7 @@ test_kod() {
 	pid=$BG_PID
 	for i in $(seq 1 100); do
 		grep -q 'listening on' "$TMP/tcpdump.err" && break
-		sleep 0.2
+		nap 0.2
 	done
 	grep -q 'listening on' "$TMP/tcpdump.err" ||
 		{ fail "tcpdump did not start"; return 1; }
@@ -346,7 +346,7 @@ test_second_client() {
 	pid=$BG_PID
 	for i in $(seq 1 150); do
 		[ -e "$TMP/started" ] && break
-		sleep 0.2
+		nap 0.2
 	done
 	[ -e "$TMP/started" ] || { fail "flood did not start"; return 1; }
 	burst g $SRV4 10.0.0.32 12 --gap 0.3
@@ -456,7 +456,7 @@ test_churn_under_flood() {
 	p6=$BG_PID
 	for i in $(seq 1 150); do
 		[ -e "$TMP/started4" ] && [ -e "$TMP/started6" ] && break
-		sleep 0.2
+		nap 0.2
 	done
 	[ -e "$TMP/started4" ] && [ -e "$TMP/started6" ] ||
 		{ fail "floods did not start"; touch "$TMP/stop"; return 1; }
