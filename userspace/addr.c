@@ -47,8 +47,6 @@ int addr_main(int argc, char *argv[])
 	if (argc < 2)
 		return usage_error("addr: expected add, del, flush or list");
 	verb = argv[1];
-	if (is_help(verb))
-		return command_usage(argv[0]), EXIT_OK;
 	if (!strcmp(verb, "add") || !strcmp(verb, "del")) {
 		if (argc != 3)
 			return usage_error("addr %s: expected one address", verb);

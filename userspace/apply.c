@@ -536,8 +536,6 @@ int apply_main(int argc, char *argv[])
 	int i, ret;
 
 	for (i = 1; i < argc; i++) {
-		if (is_help(argv[i]) && argc == 2)
-			return command_usage(argv[0]), EXIT_OK;
 		if (!strcmp(argv[i], "--check"))
 			check = true;
 		else if (path)

@@ -798,8 +798,6 @@ int follow_main(int argc, char *argv[])
 	char why[256];
 	int ret, err;
 
-	if (argc == 2 && is_help(argv[1]))
-		return command_usage(argv[0]), EXIT_OK;
 	ret = parse_follow_args(argc, argv, &o);
 	if (ret)
 		return ret;

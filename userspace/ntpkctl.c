@@ -23,8 +23,6 @@
 #error "NTPKCTL_VERSION is not defined: build with userspace/Makefile"
 #endif
 
-bool json_output;
-
 static const char usage_text[] =
 "Usage: ntpkctl [-j] [-n NETNS] {COMMAND [ARGS] | -b FILE}   (ntpk control)\n"
 "  show                         configuration, server state and counters\n"
@@ -266,13 +264,15 @@ static const struct subcommand *find_subcommand(const char *name)
 	return NULL;
 }
 
-bool is_help(const char *arg)
+/* "help", "-h" and "--help". */
+static bool is_help(const char *arg)
 {
 	return !strcmp(arg, "help") || !strcmp(arg, "-h") ||
 	       !strcmp(arg, "--help");
 }
 
-bool command_usage(const char *name)
+/* Prints the detailed usage of one subcommand; false if there is none. */
+static bool command_usage(const char *name)
 {
 	const struct subcommand *sc = find_subcommand(name);
 
@@ -287,8 +287,6 @@ int help_main(int argc, char *argv[])
 	if (argc > 2)
 		return usage_error("help: too many arguments");
 	if (argc == 2) {
-		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-			argv[1] = "help";
 		if (!command_usage(argv[1]))
 			return usage_error("help: unknown command \"%s\"",
 					   argv[1]);
@@ -384,6 +382,11 @@ static int run(int argc, char *argv[], bool in_batch)
 	if (!sc)
 		return usage_error("unknown command \"%s\" (try --help)",
 				   argv[i]);
+	/* "COMMAND help" (-h, --help), for every command alike. */
+	if (argc - i == 2 && is_help(argv[i + 1])) {
+		sc->usage();
+		return EXIT_OK;
+	}
 	return sc->main(argc - i, argv + i);
 }
 

@@ -11,6 +11,7 @@
 #include "report.h"
 
 const char *prog = "ntpkctl";
+bool json_output;
 
 int usage_error(const char *fmt, ...)
 {

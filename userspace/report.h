@@ -5,6 +5,8 @@
 #ifndef NTPKCTL_REPORT_H
 #define NTPKCTL_REPORT_H
 
+#include <stdbool.h>
+
 struct ipc;
 
 /* Documented in the help text; scripts depend on them. */
@@ -17,6 +19,8 @@ enum {
 };
 
 extern const char *prog;
+/* -j: JSON instead of text, where a command has both. */
+extern bool json_output;
 
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Exit code for a negative errno from ipc_*(). */

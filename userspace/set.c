@@ -58,8 +58,6 @@ int set_main(int argc, char *argv[])
 	uint64_t u;
 	int i;
 
-	if (argc == 2 && is_help(argv[1]))
-		return command_usage(argv[0]), EXIT_OK;
 	if (argc < 2)
 		return usage_error("set: nothing to set (enable, disable, port, max-age, leap-window, dscp)");
 	for (i = 1; i < argc; i++) {
@@ -197,8 +195,6 @@ int ratelimit_main(int argc, char *argv[])
 	if (argc < 2)
 		return usage_error("ratelimit: expected set or off");
 	ratelimit_defaults(&rl);
-	if (is_help(argv[1]))
-		return command_usage(argv[0]), EXIT_OK;
 	if (!strcmp(argv[1], "off")) {
 		if (argc > 2)
 			return usage_error("ratelimit off: unexpected \"%s\"",

@@ -247,11 +247,8 @@ int show_main(int argc, char *argv[])
 	struct ipc *ipc;
 	int ret;
 
-	if (argc > 1) {
-		if (argc == 2 && is_help(argv[1]))
-			return command_usage(argv[0]), EXIT_OK;
+	if (argc > 1)
 		return usage_error("show: unexpected \"%s\"", argv[1]);
-	}
 	ret = ipc_connect(&ipc);
 	if (ret)
 		return ret;
@@ -366,8 +363,6 @@ int stats_main(int argc, char *argv[])
 			prometheus = true;
 		else if (!strcmp(argv[i], "--reset"))
 			reset = true;
-		else if (argc == 2 && is_help(argv[i]))
-			return command_usage(argv[0]), EXIT_OK;
 		else
 			return usage_error("stats: unknown option \"%s\"",
 					   argv[i]);

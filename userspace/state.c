@@ -141,8 +141,6 @@ int state_main(int argc, char *argv[])
 
 	if (argc < 2)
 		return usage_error("state: expected set or clear");
-	if (is_help(argv[1]))
-		return command_usage(argv[0]), EXIT_OK;
 	if (!strcmp(argv[1], "set")) {
 		ret = parse_state(argc, argv, &st);
 		if (ret)

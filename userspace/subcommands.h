@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * One entry point per subcommand; argv[0] is the subcommand's own name.
- * Each returns an exit code from report.h.
+ * Each returns an exit code from report.h.  "COMMAND help" (-h, --help)
+ * never reaches them: ntpkctl.c prints the command's usage.
  */
 #ifndef NTPKCTL_SUBCOMMANDS_H
 #define NTPKCTL_SUBCOMMANDS_H
 
 #include <stdbool.h>
 
-extern bool json_output;
 
 int show_main(int argc, char *argv[]);
 int stats_main(int argc, char *argv[]);
@@ -19,10 +19,5 @@ int state_main(int argc, char *argv[]);
 int follow_main(int argc, char *argv[]);
 int apply_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
-
-/* Prints the detailed usage of one subcommand; false if there is none. */
-bool command_usage(const char *name);
-/* True for "help", "-h" and "--help". */
-bool is_help(const char *arg);
 
 #endif
