@@ -11,6 +11,9 @@ usage: ntpk_probe.py [options] SERVER
   --txtime-ahead S  send with SO_TXTIME on CLOCK_MONOTONIC, S seconds ahead:
                     the request carries a delivery time, as EDT senders' do
   --timeout S       how long to wait for the reply (default 2)
+  --every S         a request every S seconds (from one socket, a new
+                    transmit timestamp each), until --until's FILE exists
+  --until FILE      (with --every)
 
 Prints one JSON object: {"answered": false}, or the reply's fields as the
 client saw them: from (address), stratum, poll, li, mode, version, refid
@@ -18,7 +21,8 @@ client saw them: from (address), stratum, poll, li, mode, version, refid
 (hop limit), origin_ok (the origin timestamp is our transmit timestamp),
 and the four timestamps in Unix seconds: t1 (our transmit, as sent), t2 and
 t3 (the server's receive and transmit), t4 (our receive, taken when
-recvmsg returned).  Exit 0 either way; 2 on a usage or socket error.
+recvmsg returned).  With --every, one such line per request.  Exit 0
+either way; 2 on a usage or socket error.
 """
 
 import argparse
@@ -62,7 +66,11 @@ def main():
 	p.add_argument('--tos', type=lambda v: int(v, 0))
 	p.add_argument('--txtime-ahead', type=float)
 	p.add_argument('--timeout', type=float, default=2.0)
+	p.add_argument('--every', type=float)
+	p.add_argument('--until')
 	a = p.parse_args()
+	if (a.every is None) != (a.until is None):
+		p.error('--every and --until go together')
 
 	fam = socket.AF_INET6 if ':' in a.server else socket.AF_INET
 	s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -79,6 +87,22 @@ def main():
 			s.setsockopt(socket.IPPROTO_IPV6, IPV6_TCLASS, a.tos)
 	if a.src:
 		s.bind((a.src, 0))
+	while True:
+		print(json.dumps(exchange(s, a), sort_keys=True), flush=True)
+		if a.every is None:
+			return 0
+		end = time.monotonic() + a.every
+		while not os.path.exists(a.until):
+			left = end - time.monotonic()
+			if left <= 0:
+				break
+			time.sleep(min(left, 0.5))
+		else:
+			return 0
+
+
+def exchange(s, a):
+	"""One request on socket s, and what came back (see the usage)."""
 	pkt, tx = request(a.poll)
 	anc = []
 	if a.txtime_ahead is not None:
@@ -89,11 +113,16 @@ def main():
 		anc.append((socket.SOL_SOCKET, SCM_TXTIME, struct.pack('=Q', when)))
 	s.sendmsg([pkt], anc, 0, (a.server, a.port))
 	s.settimeout(a.timeout)
-	try:
-		data, cmsgs, _, peer = s.recvmsg(1024, 1024)
-	except socket.timeout:
-		print(json.dumps({'answered': False}))
-		return 0
+	while True:
+		try:
+			data, cmsgs, _, peer = s.recvmsg(1024, 1024)
+		except socket.timeout:
+			return {'answered': False}
+		# With --every, a late reply to an earlier request of this
+		# socket is not this one's.
+		if a.every is None or len(data) < 32 or \
+				struct.unpack('!Q', data[24:32])[0] == tx:
+			break
 	t4 = time.time()
 	r = {'answered': True, 'from': peer[0]}
 	if len(data) >= 48:
@@ -116,9 +145,7 @@ def main():
 		elif level == socket.IPPROTO_IPV6 and \
 				kind == socket.IPV6_HOPLIMIT:
 			r['ttl'] = struct.unpack('=i', val[:4])[0]
-	print(json.dumps(r, sort_keys=True))
-	return 0
-
+	return r
 
 if __name__ == '__main__':
 	try:
