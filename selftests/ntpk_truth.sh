@@ -463,15 +463,28 @@ corr_at()	# VAR-TIME VAR-CORR
 
 within_dispersion()
 {
-	local ta ca tb cb ts st r0 bad
+	local ta ca tb cb ts st r0 bad try
 
 	n "$SRV" ntpkctl set max-age 10
-	follow_start --max-error 1s
-	wait_until 30 freq_near -300 || fail "chronyd's frequency $(tracking 8) ppm, not -300"
-	freeze || fail "chronyd's reference time still moves"
-	# (chronyd's skew under emulation, hundreds of ppm at times, and the
-	# 600 ppm slew may pass the module's 1000 ppm for a moment)
-	wait_until 20 usable || fail "not usable with --max-error 1s: $(cat "$TMP/follow.log")"
+	# Served, with chronyd's reference frozen; up to three tries.
+	# chronyd's skew under emulation (hundreds of ppm at times) and the
+	# 600 ppm slew may pass what the module can age a state at (1000
+	# ppm), and follow rightly withdraws (error-bound).  Frozen, chronyd
+	# takes no sample that could bring its skew down (a CI run's 403 ppm
+	# held for the whole wait), so that is retried with the upstream
+	# running again; anything else fails.
+	for try in 1 2 3; do
+		follow_start --max-error 1s
+		wait_until 30 freq_near -300 || fail "chronyd's frequency $(tracking 8) ppm, not -300"
+		freeze || fail "chronyd's reference time still moves"
+		wait_until 20 usable && break
+		grep -q "above the module's" "$TMP/follow.log" && [ "$try" -lt 3 ] ||
+			{ fail "not usable with --max-error 1s: $(cat "$TMP/follow.log")"; return 0; }
+		diag "try $try: $(grep "above the module's" "$TMP/follow.log" | tail -n 1 | sed 's/.*follow: //')"
+		follow_stop
+		kill -CONT "$UPSTREAM"
+		sleep 2
+	done
 	corr_at ta ca
 	# follow's polls stopped: the module ages the last state alone.
 	kill -STOP "$FOLLOW"
