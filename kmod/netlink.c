@@ -263,8 +263,8 @@ static int put_service(struct sk_buff *msg, const struct ntpk_net *nn)
 	if (nla_put_u32(msg, NTPK_SERVICE_A_REASON, nn->service_reason) ||
 	    nla_put_u8(msg, NTPK_SERVICE_A_ANNOUNCED, nn->service_announced) ||
 	    nla_put_u64_64bit(msg, NTPK_SERVICE_A_AGE_MSEC,
-			      jiffies64_to_msecs(get_jiffies_64() -
-						 nn->service_stamp),
+			      div_u64(ntpk_now() - nn->service_stamp,
+				      NSEC_PER_MSEC),
 			      NTPK_SERVICE_A_PAD))
 		return -EMSGSIZE;
 	nla_nest_end(msg, nest);
@@ -730,7 +730,7 @@ static int ntpk_nl_service_set(struct sk_buff *skb, struct genl_info *info)
 	}
 	nn->service_reason = reason;
 	nn->service_announced = nla_get_u8(tb[NTPK_SERVICE_A_ANNOUNCED]);
-	nn->service_stamp = get_jiffies_64();
+	nn->service_stamp = ntpk_now();
 	nn->service_set = true;
 	return 0;
 }

@@ -4,7 +4,6 @@
 
 #include <linux/percpu.h>
 #include <linux/in6.h>
-#include <linux/jiffies.h>
 #include <linux/timekeeping.h>
 #include <linux/ktime.h>
 #include <linux/mutex.h>
@@ -73,7 +72,7 @@ struct ntpk_net {
 	bool service_set;
 	bool service_announced;
 	u32 service_reason;		/* NTPK_REASON_* */
-	u64 service_stamp;		/* jiffies_64 when set */
+	u64 service_stamp;		/* ntpk_now() when set */
 	kuid_t uid;			/* sock_net_uid(net, NULL), for replies' routes */
 	bool hooks_on;
 };
